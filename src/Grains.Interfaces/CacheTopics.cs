@@ -1,0 +1,18 @@
+namespace CountCachula;
+
+/// <summary>Names shared by the grains that publish onto streams and the silos that subscribe to them.</summary>
+public static class CacheTopics
+{
+    /// <summary>The Orleans stream provider that carries cache events.</summary>
+    public const string StreamProvider = "CountCachula";
+
+    /// <summary>Stream namespace of the per-tenant broadcast streams (stream key: the tenant).</summary>
+    public const string BroadcastNamespace = "countcachula-broadcast";
+
+    /// <summary>Stream namespace of the per-tenant, per-tag streams (stream key: <see cref="TagKey"/>).</summary>
+    public const string TagNamespace = "countcachula-tag";
+
+    /// <summary>The key of a tag's topic grain and stream. Tenant ids never contain '/', so the key is unambiguous.</summary>
+    public static string TagKey(string tenant, string tag) => string.Concat(tenant, "/", tag);
+
+}

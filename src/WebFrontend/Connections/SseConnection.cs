@@ -1,0 +1,96 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Threading.Channels;
+using CountCachula.WebFrontend.Streaming;
+
+namespace CountCachula.WebFrontend.Connections;
+
+/// <summary>
+/// One open SSE stream. Frames are queued by whoever produces them (stream subscriber, heartbeat) and written by
+/// exactly one loop, which writes everything queued and then flushes once, so a burst costs one flush.
+/// </summary>
+public sealed class SseConnection
+{
+    private readonly Channel<SseFrame> _queue;
+    private readonly Action _abort;
+    private int _overflowed;
+
+    /// <param name="id">The id the browser learns from the <c>connected</c> event.</param>
+    /// <param name="tenant">The tenant whose events the connection receives.</param>
+    /// <param name="capacity">How many frames may wait before the connection is given up as too slow.</param>
+    /// <param name="abort">Aborts the underlying HTTP request.</param>
+    public SseConnection(string id, string tenant, int capacity, Action abort)
+    {
+        Id = id;
+        Tenant = tenant;
+        _abort = abort;
+        _queue = Channel.CreateBounded<SseFrame>(new BoundedChannelOptions(capacity)
+        {
+            SingleReader = true,
+            FullMode = BoundedChannelFullMode.Wait,
+        });
+    }
+
+    /// <summary>The connection id, unique within the cluster.</summary>
+    public string Id { get; }
+
+    /// <summary>The tenant whose events the connection receives.</summary>
+    public string Tenant { get; }
+
+    /// <summary>True once the client fell so far behind that the connection was aborted.</summary>
+    public bool Overflowed => Volatile.Read(ref _overflowed) == 1;
+
+    /// <summary>
+    /// Queues <paramref name="frame"/> without waiting. When the queue is full the client is not keeping up: the
+    /// connection is aborted so the browser reconnects, instead of holding other deliveries or memory hostage.
+    /// </summary>
+    public bool TryEnqueue(SseFrame frame)
+    {
+        if (_queue.Writer.TryWrite(frame))
+        {
+            return true;
+        }
+
+        if (Interlocked.Exchange(ref _overflowed, 1) == 0)
+        {
+            _queue.Writer.TryComplete();
+            _abort();
+        }
+
+        return false;
+    }
+
+    /// <summary>Writes queued frames to <paramref name="output"/> until the client goes away or a write fails.</summary>
+    public async Task RunAsync(PipeWriter output, CancellationToken cancellationToken)
+    {
+        var reader = _queue.Reader;
+        try
+        {
+            while (await reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                while (reader.TryRead(out var frame))
+                {
+                    output.Write(frame.Bytes.Span);
+                }
+
+                var flush = await output.FlushAsync(cancellationToken).ConfigureAwait(false);
+                if (flush.IsCompleted || flush.IsCanceled)
+                {
+                    return;
+                }
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // The client disconnected: the normal end of an SSE stream.
+        }
+        catch (IOException)
+        {
+            // A write failed because the connection broke; the caller removes the connection all the same.
+        }
+        finally
+        {
+            _queue.Writer.TryComplete();
+        }
+    }
+}

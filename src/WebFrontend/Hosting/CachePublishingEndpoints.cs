@@ -1,0 +1,125 @@
+using System.Diagnostics.CodeAnalysis;
+using System.Net;
+using System.Text.Json;
+using CountCachula.WebFrontend.Publishing;
+using Microsoft.Extensions.Options;
+
+namespace CountCachula.WebFrontend.Hosting;
+
+/// <summary>Maps the HTTP publishing API, for backends that are not .NET or not in the cluster.</summary>
+public static class CachePublishingEndpoints
+{
+    private static readonly JsonSerializerOptions s_json = new(JsonSerializerDefaults.Web);
+
+    /// <summary>
+    /// Maps <c>POST {prefix}/invalidate</c> (<c>{"tags":[...]}</c>) and <c>POST {prefix}/preload</c>
+    /// (<c>{"routes":[...]}</c>). Both answer 202 once the hub accepted the event, 400 with ProblemDetails naming
+    /// the offending value otherwise.
+    /// </summary>
+    public static RouteGroupBuilder MapCachePublishing(this IEndpointRouteBuilder endpoints, [StringSyntax("Route")] string prefix = "/api/cache")
+    {
+        var group = endpoints.MapGroup(prefix);
+        group.AddEndpointFilter(RequireAllowedCaller);
+        group.MapPost("/invalidate", InvalidateAsync)
+            .WithName("Invalidate")
+            .WithSummary("Invalidate cache tags.")
+            .Accepts<InvalidateRequest>("application/json")
+            .Produces(StatusCodes.Status202Accepted)
+            .ProducesValidationProblem();
+        group.MapPost("/preload", PreloadAsync)
+            .WithName("PreloadHint")
+            .WithSummary("Send preload hints.")
+            .Accepts<PreloadRequest>("application/json")
+            .Produces(StatusCodes.Status202Accepted)
+            .ProducesValidationProblem();
+        return group;
+    }
+
+    private static async Task<IResult> InvalidateAsync(HttpRequest request, ICacheHub hub)
+    {
+        var (body, error) = await ReadAsync<InvalidateRequest>(request);
+        if (error is not null)
+        {
+            return error;
+        }
+
+        if (CacheInput.Check(body!.Tags, "tags") is { } problem)
+        {
+            return Invalid(problem);
+        }
+
+        await hub.InvalidateAsync((IReadOnlyList<string>)body.Tags!);
+        return Results.Accepted();
+    }
+
+    private static async Task<IResult> PreloadAsync(HttpRequest request, ICacheHub hub)
+    {
+        var (body, error) = await ReadAsync<PreloadRequest>(request);
+        if (error is not null)
+        {
+            return error;
+        }
+
+        if (CacheInput.Check(body!.Routes, "routes") is { } problem)
+        {
+            return Invalid(problem);
+        }
+
+        await hub.PreloadHintAsync((IReadOnlyList<string>)body.Routes!);
+        return Results.Accepted();
+    }
+
+    private static IResult Invalid(CacheInputError problem) =>
+        Results.ValidationProblem(new Dictionary<string, string[]> { [problem.Key] = [problem.Message] }, detail: problem.Message);
+
+    /// <summary>Reads a JSON body, answering malformed or mistyped input with a ProblemDetails that says where it broke.</summary>
+    private static async Task<(T? Body, IResult? Error)> ReadAsync<T>(HttpRequest request)
+        where T : class
+    {
+        if (!request.HasJsonContentType())
+        {
+            return (null, Results.Problem(
+                statusCode: StatusCodes.Status415UnsupportedMediaType,
+                title: "Unsupported media type",
+                detail: $"Send the body as application/json (got '{request.ContentType ?? "no Content-Type"}')."));
+        }
+
+        try
+        {
+            var body = await JsonSerializer.DeserializeAsync<T>(request.Body, s_json, request.HttpContext.RequestAborted);
+            return body is null
+                ? (null, Results.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Malformed JSON", detail: "The body is the JSON literal null; an object is expected."))
+                : (body, null);
+        }
+        catch (JsonException exception)
+        {
+            return (null, Results.Problem(
+                statusCode: StatusCodes.Status400BadRequest,
+                title: "Malformed JSON",
+                detail: $"The body is not the expected JSON object ({exception.Path ?? "$"}, line {exception.LineNumber}, byte {exception.BytePositionInLine})."));
+        }
+    }
+
+    private static async ValueTask<object?> RequireAllowedCaller(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
+    {
+        var http = context.HttpContext;
+        var options = http.RequestServices.GetRequiredService<IOptions<CountCachulaOptions>>().Value;
+        if (!options.AllowRemotePublishing && http.Connection.RemoteIpAddress is { } address && !IPAddress.IsLoopback(address))
+        {
+            return Results.Problem(
+                statusCode: StatusCodes.Status403Forbidden,
+                title: "Publishing is limited to this host",
+                detail: $"Publishing is accepted only from loopback until remote publishing is enabled ({CountCachulaOptions.SectionName}:{nameof(CountCachulaOptions.AllowRemotePublishing)}).");
+        }
+
+        return await next(context);
+    }
+}
+
+/// <summary>The body of <c>POST /api/cache/invalidate</c>.</summary>
+/// <param name="Tags">The tags to invalidate.</param>
+public sealed record InvalidateRequest(IReadOnlyList<string?>? Tags);
+
+/// <summary>The body of <c>POST /api/cache/preload</c>.</summary>
+/// <param name="Routes">The routes to hint.</param>
+public sealed record PreloadRequest(IReadOnlyList<string?>? Routes);

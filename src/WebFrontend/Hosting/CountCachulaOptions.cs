@@ -1,0 +1,48 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace CountCachula.WebFrontend.Hosting;
+
+/// <summary>
+/// Options of the web frontend, bound from the <c>CountCachula</c> configuration section
+/// (environment variables: <c>CountCachula__HeartbeatInterval=00:00:15</c>, ...).
+/// </summary>
+public sealed class CountCachulaOptions
+{
+    /// <summary>The configuration section the options are bound from.</summary>
+    public const string SectionName = "CountCachula";
+
+    /// <summary>The tenant of connections and publishers that name none.</summary>
+    [Required]
+    public string DefaultTenant { get; set; } = CacheTenant.Default;
+
+    /// <summary>
+    /// How often every open stream gets <c>event: heartbeat</c> / <c>data: ping</c>, so proxies that close idle
+    /// connections after 30–60 s keep them open.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00.010", "01:00:00")]
+    public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>The smallest reconnection delay (SSE <c>retry:</c>, ms) sent to a browser.</summary>
+    [Range(0, 600_000)]
+    public int RetryMilliseconds { get; set; } = 2000;
+
+    /// <summary>
+    /// A random extra delay of up to this many ms is added to <see cref="RetryMilliseconds"/> per connection, so the
+    /// clients of a silo that goes away do not all reconnect in the same instant.
+    /// </summary>
+    [Range(0, 600_000)]
+    public int RetryJitterMilliseconds { get; set; } = 3000;
+
+    /// <summary>
+    /// How many events may wait for one connection's writer. A client that falls this far behind is disconnected
+    /// (its browser reconnects) rather than letting its queue grow without bound.
+    /// </summary>
+    [Range(16, 1_000_000)]
+    public int ConnectionQueueCapacity { get; set; } = 4096;
+
+    /// <summary>
+    /// When false (the default), the HTTP publishing endpoints answer only callers on the loopback interface: they
+    /// are meant for backends on the same host until publisher credentials are configured.
+    /// </summary>
+    public bool AllowRemotePublishing { get; set; }
+}

@@ -1,0 +1,44 @@
+using CountCachula;
+using CountCachula.WebFrontend.Connections;
+using CountCachula.WebFrontend.Hosting;
+using CountCachula.WebFrontend.Publishing;
+using CountCachula.WebFrontend.Streaming;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+
+// Beside IServiceCollection, as ASP.NET Core's own AddXxx methods are.
+namespace Microsoft.Extensions.DependencyInjection;
+
+/// <summary>Registers the Count Cachula web frontend.</summary>
+public static class CountCachulaServiceCollectionExtensions
+{
+    /// <summary>
+    /// Adds the connection registry, the silo's stream subscriber, the heartbeat and <see cref="ICacheHub"/>, with
+    /// <see cref="CountCachulaOptions"/> bound from the <c>CountCachula</c> section and validated at start-up.
+    /// Calling it twice registers everything once.
+    /// </summary>
+    public static IServiceCollection AddCountCachula(this IServiceCollection services, Action<CountCachulaOptions>? configure = null)
+    {
+        var options = services.AddOptions<CountCachulaOptions>()
+            .BindConfiguration(CountCachulaOptions.SectionName)
+            .ValidateDataAnnotations()
+            .Validate(o => CacheTenant.Validate(o.DefaultTenant) is null, $"{CountCachulaOptions.SectionName}:{nameof(CountCachulaOptions.DefaultTenant)} is not a valid tenant id (1-64 of A-Z a-z 0-9 - _ .).")
+            .ValidateOnStart();
+        if (configure is not null)
+        {
+            options.Configure(configure);
+        }
+
+        services.AddProblemDetails();
+        services.AddMetrics();
+        services.TryAddSingleton<CountCachulaMetrics>();
+        services.TryAddSingleton<ConnectionRegistry>();
+        services.TryAddSingleton<CacheEventDispatcher>();
+        services.TryAddSingleton<SiloEventSubscriber>();
+        services.TryAddSingleton<ICacheHub>(sp => new CacheHub(
+            sp.GetRequiredService<IGrainFactory>(),
+            sp.GetRequiredService<IOptions<CountCachulaOptions>>().Value.DefaultTenant));
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, HeartbeatService>());
+        return services;
+    }
+}

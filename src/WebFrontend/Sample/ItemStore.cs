@@ -1,0 +1,65 @@
+using System.Collections.Concurrent;
+using System.Text.Json.Nodes;
+
+namespace CountCachula.WebFrontend.Sample;
+
+/// <summary>The sample app's in-memory database, as in the specification's "Complete Server Setup".</summary>
+public sealed class ItemStore
+{
+    private readonly ConcurrentDictionary<string, JsonObject> _items = new(StringComparer.Ordinal);
+    private readonly Lock _order = new();
+    private readonly List<string> _ids = [];
+
+    /// <summary>All items, oldest first.</summary>
+    public IReadOnlyList<JsonObject> All()
+    {
+        lock (_order)
+        {
+            return [.. _ids.Select(id => _items[id])];
+        }
+    }
+
+    /// <summary>The item with <paramref name="id"/>, if any.</summary>
+    public JsonObject? Find(string id) => _items.GetValueOrDefault(id);
+
+    /// <summary>Stores a new item made of <paramref name="data"/> with a fresh id and <c>createdAt</c>.</summary>
+    public JsonObject Create(JsonObject data)
+    {
+        var item = (JsonObject)data.DeepClone();
+        var id = Guid.NewGuid().ToString();
+        item["id"] = id;
+        item["createdAt"] = DateTimeOffset.UtcNow;
+        lock (_order)
+        {
+            _items[id] = item;
+            _ids.Add(id);
+        }
+
+        return item;
+    }
+
+    /// <summary>Merges <paramref name="updates"/> into the item and stamps <c>updatedAt</c>; null if there is no such item.</summary>
+    public JsonObject? Update(string id, JsonObject updates)
+    {
+        lock (_order)
+        {
+            if (!_items.TryGetValue(id, out var current))
+            {
+                return null;
+            }
+
+            var updated = (JsonObject)current.DeepClone();
+            foreach (var (key, value) in updates)
+            {
+                if (key is not ("id" or "createdAt"))
+                {
+                    updated[key] = value?.DeepClone();
+                }
+            }
+
+            updated["updatedAt"] = DateTimeOffset.UtcNow;
+            _items[id] = updated;
+            return updated;
+        }
+    }
+}
