@@ -36,6 +36,10 @@ public static class FrontendHost
         configure?.Invoke(builder);
 
         var app = builder.Build();
+
+        // Errors the endpoints do not describe themselves (404, 405, 500) still answer as RFC 7807 ProblemDetails.
+        app.UseExceptionHandler();
+        app.UseStatusCodePages();
         app.MapDemoPage();
         app.MapCacheEvents();
         app.MapCachePublishing();

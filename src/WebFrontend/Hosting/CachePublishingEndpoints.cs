@@ -23,13 +23,11 @@ public static class CachePublishingEndpoints
         group.MapPost("/invalidate", InvalidateAsync)
             .WithName("Invalidate")
             .WithSummary("Invalidate cache tags.")
-            .Accepts<InvalidateRequest>("application/json")
             .Produces(StatusCodes.Status202Accepted)
             .ProducesValidationProblem();
         group.MapPost("/preload", PreloadAsync)
             .WithName("PreloadHint")
             .WithSummary("Send preload hints.")
-            .Accepts<PreloadRequest>("application/json")
             .Produces(StatusCodes.Status202Accepted)
             .ProducesValidationProblem();
         return group;

@@ -1,0 +1,145 @@
+using System.Threading.Channels;
+using CountCachula.Grains;
+using CountCachula.Tests.Infrastructure;
+using Orleans.Streams;
+
+namespace CountCachula.Tests.Grains;
+
+/// <summary>The hub grain on a real two-silo cluster: what it puts on which stream, and what it refuses.</summary>
+[Collection(ClusterCollection.Name)]
+public sealed class CacheHubGrainTests(ClusterFixture fixture)
+{
+    [Fact]
+    public async Task Invalidate_puts_one_event_on_the_broadcast_stream_and_on_each_tag_stream()
+    {
+        var tenant = NewTenant();
+        await using var broadcast = await StreamProbe.SubscribeAsync(fixture.Client, CacheStreams.Broadcast(tenant));
+        await using var userTag = await StreamProbe.SubscribeAsync(fixture.Client, CacheStreams.Tag(tenant, "user:123"));
+        await using var listTag = await StreamProbe.SubscribeAsync(fixture.Client, CacheStreams.Tag(tenant, "users-list"));
+
+        await fixture.Client.GetGrain<ICacheHubGrain>(tenant).Invalidate(["user:123", "users-list", "user:123"]);
+
+        var onBroadcast = await broadcast.NextAsync("broadcast stream");
+        var onUser = await userTag.NextAsync("user:123 tag stream");
+        var onList = await listTag.NextAsync("users-list tag stream");
+        Assert.Equal(tenant, onBroadcast.Tenant);
+        Assert.Equal(CacheEventKind.Invalidate, onBroadcast.Kind);
+        Assert.Equal(["user:123", "users-list"], onBroadcast.Items);
+        Assert.Equal(onBroadcast.Sequence, onUser.Sequence);
+        Assert.Equal(onBroadcast.Sequence, onList.Sequence);
+    }
+
+    [Fact]
+    public async Task Preload_hints_go_to_the_broadcast_stream_only()
+    {
+        var tenant = NewTenant();
+        await using var broadcast = await StreamProbe.SubscribeAsync(fixture.Client, CacheStreams.Broadcast(tenant));
+        await using var routeAsTag = await StreamProbe.SubscribeAsync(fixture.Client, CacheStreams.Tag(tenant, "/api/items/1"));
+        var hub = fixture.Client.GetGrain<ICacheHubGrain>(tenant);
+
+        await hub.PreloadHint(["/api/items/1"]);
+        await hub.Invalidate(["/api/items/1"]);
+
+        var hint = await broadcast.NextAsync("broadcast stream, hint");
+        Assert.Equal(CacheEventKind.PreloadHint, hint.Kind);
+        Assert.Equal(["/api/items/1"], hint.Items);
+        // The tag stream's first event is the invalidation: the hint never went there.
+        var onTag = await routeAsTag.NextAsync("tag stream, invalidation sentinel");
+        Assert.Equal(CacheEventKind.Invalidate, onTag.Kind);
+    }
+
+    [Fact]
+    public async Task Sequence_increases_per_tenant_and_tenants_do_not_share_it()
+    {
+        var a = NewTenant();
+        var b = NewTenant();
+        await using var streamA = await StreamProbe.SubscribeAsync(fixture.Client, CacheStreams.Broadcast(a));
+        await using var streamB = await StreamProbe.SubscribeAsync(fixture.Client, CacheStreams.Broadcast(b));
+
+        await fixture.Client.GetGrain<ICacheHubGrain>(a).Invalidate(["x"]);
+        await fixture.Client.GetGrain<ICacheHubGrain>(a).PreloadHint(["/y"]);
+        await fixture.Client.GetGrain<ICacheHubGrain>(b).Invalidate(["x"]);
+
+        var a1 = await streamA.NextAsync("tenant A, first");
+        var a2 = await streamA.NextAsync("tenant A, second");
+        var b1 = await streamB.NextAsync("tenant B, first");
+        Assert.Equal(a1.Sequence + 1, a2.Sequence);
+        Assert.Equal(1, b1.Sequence);
+        Assert.Equal(b, b1.Tenant);
+    }
+
+    public static TheoryData<string[], string> BadTags => new()
+    {
+        { [], "At least one entry" },
+        { [""], "tags[0] is empty" },
+        { ["ok", "a\rb"], "tags[1] contains CR, LF or NUL" },
+        { ["a\nb"], "CR, LF or NUL" },
+        { ["a\0b"], "CR, LF or NUL" },
+        { ["a,b"], "comma" },
+        { [new string('t', 257)], "257 characters" },
+        { [.. Enumerable.Range(0, 1001).Select(i => $"t{i}")], "1001 entries" },
+    };
+
+    [Theory]
+    [MemberData(nameof(BadTags))]
+    public async Task Invalid_tags_throw_argument_exception_naming_the_problem(string[] tags, string expected)
+    {
+        var hub = fixture.Client.GetGrain<ICacheHubGrain>(NewTenant());
+
+        var exception = await Assert.ThrowsAsync<ArgumentException>(() => hub.Invalidate(tags));
+
+        Assert.Contains(expected, exception.Message);
+    }
+
+    [Fact]
+    public async Task Invalid_routes_throw_argument_exception()
+    {
+        var hub = fixture.Client.GetGrain<ICacheHubGrain>(NewTenant());
+
+        var exception = await Assert.ThrowsAsync<ArgumentException>(() => hub.PreloadHint(["/ok", "/a\r\nevent: x"]));
+
+        Assert.Contains("routes[1]", exception.Message);
+    }
+
+    private static string NewTenant() => "t-" + Guid.NewGuid().ToString("N")[..12];
+
+    /// <summary>A test-side subscription to one stream that buffers what arrives.</summary>
+    private sealed class StreamProbe : IAsyncDisposable
+    {
+        private readonly Channel<CacheEvent> _received = Channel.CreateUnbounded<CacheEvent>();
+        private StreamSubscriptionHandle<CacheEvent>? _handle;
+
+        public static async Task<StreamProbe> SubscribeAsync(IClusterClient client, StreamId id)
+        {
+            var probe = new StreamProbe();
+            var stream = client.GetStreamProvider(CacheTopics.StreamProvider).GetStream<CacheEvent>(id);
+            probe._handle = await stream.SubscribeAsync((item, _) =>
+            {
+                probe._received.Writer.TryWrite(item);
+                return Task.CompletedTask;
+            });
+            return probe;
+        }
+
+        public async Task<CacheEvent> NextAsync(string phase)
+        {
+            using var cts = new CancellationTokenSource(Timeouts.Default);
+            try
+            {
+                return await _received.Reader.ReadAsync(cts.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                throw new TimeoutException($"{phase}: no event within {Timeouts.Default}.");
+            }
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            if (_handle is not null)
+            {
+                await _handle.UnsubscribeAsync();
+            }
+        }
+    }
+}
