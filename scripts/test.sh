@@ -11,4 +11,4 @@ if grep -q "Total tests: 0\|No test is available" /tmp/countcachula-test.log; th
   echo "no tests ran" >&2
   exit 1
 fi
-dotnet run -c Release --no-build --project bench/CountCachula.Bench -- --connections 20 --events 50 --rate 100
+dotnet run -c Release --no-build --project bench/CountCachula.Bench -- --connections 20 --events 50 --rate 100 --warmup 20

@@ -1,3 +1,5 @@
+using Orleans.Concurrency;
+
 namespace CountCachula;
 
 /// <summary>
@@ -17,4 +19,12 @@ public interface ICacheHubGrain : IGrainWithStringKey
     /// <summary>Suggests routes that browsers should fetch ahead of need.</summary>
     /// <exception cref="ArgumentException">A route is empty, too long, contains CR, LF, NUL or a comma, or there are too many.</exception>
     Task PreloadHint(IReadOnlyList<string> routes);
+
+    /// <summary>
+    /// Called by a tag's topic grain when its first listener arrives (<paramref name="listened"/> true) or its last
+    /// leaves: the hub routes a tag's events to its topic only while someone listens there. Interleaves with publishing
+    /// so a topic may call it while the hub waits on that topic.
+    /// </summary>
+    [AlwaysInterleave]
+    Task SetTopicListened(string tag, bool listened);
 }

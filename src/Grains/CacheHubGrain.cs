@@ -4,13 +4,15 @@ namespace CountCachula.Grains;
 
 /// <summary>
 /// The hub of one tenant. It validates what publishers send, gives each event the next number in the tenant's
-/// sequence and routes it: to the topic grain of each invalidated tag and to the tenant's broadcast grain.
+/// sequence and routes it: to the tenant's broadcast grain, and to the topic grain of each invalidated tag that some
+/// silo listens to. Tags nobody listens to by name (most of them: one per entity) cost no grain or stream at all.
 /// </summary>
 /// <remarks>
 /// Not reentrant on purpose: one event at a time keeps the tenant's sequence in publishing order on every stream.
 /// </remarks>
 public sealed partial class CacheHubGrain(ILogger<CacheHubGrain> logger) : Grain, ICacheHubGrain
 {
+    private readonly HashSet<string> _listenedTopics = new(StringComparer.Ordinal);
     private long _sequence;
 
     /// <inheritdoc />
@@ -21,14 +23,37 @@ public sealed partial class CacheHubGrain(ILogger<CacheHubGrain> logger) : Grain
         LogPublishing(logger, cacheEvent.Tenant, cacheEvent.Sequence, cacheEvent.Kind, cacheEvent.Items.Count);
 
         var tenant = cacheEvent.Tenant;
-        var deliveries = new Task[cacheEvent.Items.Count + 1];
-        for (var i = 0; i < cacheEvent.Items.Count; i++)
+        var broadcast = GrainFactory.GetGrain<IBroadcastGrain>(tenant).Publish(cacheEvent);
+        if (_listenedTopics.Count == 0)
         {
-            deliveries[i] = GrainFactory.GetGrain<ITagTopicGrain>(CacheTopics.TagKey(tenant, cacheEvent.Items[i])).Publish(cacheEvent);
+            return broadcast;
         }
 
-        deliveries[^1] = GrainFactory.GetGrain<IBroadcastGrain>(tenant).Publish(cacheEvent);
+        var deliveries = new List<Task>(4) { broadcast };
+        foreach (var tag in cacheEvent.Items)
+        {
+            if (_listenedTopics.Contains(tag))
+            {
+                deliveries.Add(GrainFactory.GetGrain<ITagTopicGrain>(CacheTopics.TagKey(tenant, tag)).Publish(cacheEvent));
+            }
+        }
+
         return Task.WhenAll(deliveries);
+    }
+
+    /// <inheritdoc />
+    public Task SetTopicListened(string tag, bool listened)
+    {
+        if (listened)
+        {
+            _listenedTopics.Add(tag);
+        }
+        else
+        {
+            _listenedTopics.Remove(tag);
+        }
+
+        return Task.CompletedTask;
     }
 
     /// <inheritdoc />

@@ -10,12 +10,12 @@ namespace CountCachula.Tests.Grains;
 public sealed class CacheHubGrainTests(ClusterFixture fixture)
 {
     [Fact]
-    public async Task Invalidate_puts_one_event_on_the_broadcast_stream_and_on_each_tag_stream()
+    public async Task Invalidate_puts_one_event_on_the_broadcast_stream_and_on_each_listened_tag_stream()
     {
         var tenant = NewTenant();
         await using var broadcast = await StreamProbe.SubscribeAsync(fixture.Client, CacheStreams.Broadcast(tenant));
-        await using var userTag = await StreamProbe.SubscribeAsync(fixture.Client, CacheStreams.Tag(tenant, "user:123"));
-        await using var listTag = await StreamProbe.SubscribeAsync(fixture.Client, CacheStreams.Tag(tenant, "users-list"));
+        await using var userTag = await StreamProbe.SubscribeAsync(fixture.Client, CacheStreams.Tag(tenant, "user:123"), tenant, "user:123");
+        await using var listTag = await StreamProbe.SubscribeAsync(fixture.Client, CacheStreams.Tag(tenant, "users-list"), tenant, "users-list");
 
         await fixture.Client.GetGrain<ICacheHubGrain>(tenant).Invalidate(["user:123", "users-list", "user:123"]);
 
@@ -30,11 +30,42 @@ public sealed class CacheHubGrainTests(ClusterFixture fixture)
     }
 
     [Fact]
+    public async Task A_tag_stream_gets_events_only_while_its_topic_has_a_listener()
+    {
+        var tenant = NewTenant();
+        var hub = fixture.Client.GetGrain<ICacheHubGrain>(tenant);
+        await using var broadcast = await StreamProbe.SubscribeAsync(fixture.Client, CacheStreams.Broadcast(tenant));
+        await using var unlistened = await StreamProbe.SubscribeAsync(fixture.Client, CacheStreams.Tag(tenant, "quiet"));
+        var topic = fixture.Client.GetGrain<ITagTopicGrain>(CacheTopics.TagKey(tenant, "quiet"));
+
+        await hub.Invalidate(["quiet"]);                 // 1: nobody listens to the topic yet
+        await topic.AddListener("silo-a");
+        await hub.Invalidate(["quiet"]);                 // 2: routed to the topic
+        await topic.AddListener("silo-b");
+        await topic.RemoveListener("silo-a");
+        await hub.Invalidate(["quiet"]);                 // 3: silo-b still listens
+        await topic.RemoveListener("silo-b");
+        await hub.Invalidate(["quiet"]);                 // 4: nobody listens again
+        await topic.AddListener("silo-c");
+        await hub.Invalidate(["quiet", "sentinel"]);     // 5: routed again
+
+        for (var i = 1; i <= 5; i++)
+        {
+            Assert.Equal(i, (await broadcast.NextAsync($"broadcast event {i}")).Sequence);
+        }
+
+        Assert.Equal(2, (await unlistened.NextAsync("tag stream, first routed event")).Sequence);
+        Assert.Equal(3, (await unlistened.NextAsync("tag stream, second routed event")).Sequence);
+        Assert.Equal(5, (await unlistened.NextAsync("tag stream, event after a listener came back")).Sequence);
+        await topic.RemoveListener("silo-c");
+    }
+
+    [Fact]
     public async Task Preload_hints_go_to_the_broadcast_stream_only()
     {
         var tenant = NewTenant();
         await using var broadcast = await StreamProbe.SubscribeAsync(fixture.Client, CacheStreams.Broadcast(tenant));
-        await using var routeAsTag = await StreamProbe.SubscribeAsync(fixture.Client, CacheStreams.Tag(tenant, "/api/items/1"));
+        await using var routeAsTag = await StreamProbe.SubscribeAsync(fixture.Client, CacheStreams.Tag(tenant, "/api/items/1"), tenant, "/api/items/1");
         var hub = fixture.Client.GetGrain<ICacheHubGrain>(tenant);
 
         await hub.PreloadHint(["/api/items/1"]);
@@ -109,7 +140,7 @@ public sealed class CacheHubGrainTests(ClusterFixture fixture)
         private readonly Channel<CacheEvent> _received = Channel.CreateUnbounded<CacheEvent>();
         private StreamSubscriptionHandle<CacheEvent>? _handle;
 
-        public static async Task<StreamProbe> SubscribeAsync(IClusterClient client, StreamId id)
+        public static async Task<StreamProbe> SubscribeAsync(IClusterClient client, StreamId id, string? tenant = null, string? listenToTag = null)
         {
             var probe = new StreamProbe();
             var stream = client.GetStreamProvider(CacheTopics.StreamProvider).GetStream<CacheEvent>(id);
@@ -118,6 +149,12 @@ public sealed class CacheHubGrainTests(ClusterFixture fixture)
                 probe._received.Writer.TryWrite(item);
                 return Task.CompletedTask;
             });
+            if (tenant is not null && listenToTag is not null)
+            {
+                // As a silo does: subscribe first, then tell the topic, so nothing routed afterwards is missed.
+                await client.GetGrain<ITagTopicGrain>(CacheTopics.TagKey(tenant, listenToTag)).AddListener("probe-" + Guid.NewGuid());
+            }
+
             return probe;
         }
 

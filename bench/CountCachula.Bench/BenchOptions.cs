@@ -1,0 +1,87 @@
+using System.Globalization;
+
+namespace CountCachula.Bench;
+
+/// <summary>What one benchmark run does; every field has a command-line flag of the same name.</summary>
+internal sealed record BenchOptions
+{
+    public int Connections { get; init; } = 100;
+    public int Events { get; init; } = 1000;
+    public double Rate { get; init; } = 100;
+
+    /// <summary>Invalidations published before measuring, so JIT tiering and grain activation are not measured.</summary>
+    public int Warmup { get; init; } = 1000;
+
+    /// <summary>An already running hub to measure; when null the tool starts the frontend as a child process.</summary>
+    public Uri? Url { get; init; }
+
+    /// <summary>How long to wait after the last publish for deliveries still in flight.</summary>
+    public TimeSpan Drain { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Extra configuration for the child server, e.g. <c>--server-arg Orleans:Streams:StreamPollInterval=00:00:00.010</c>.</summary>
+    public IReadOnlyList<string> ServerArgs { get; init; } = [];
+
+    /// <summary>Print the child server's output (for diagnosing a run).</summary>
+    public bool Verbose { get; init; }
+
+    public static BenchOptions Parse(string[] args)
+    {
+        var options = new BenchOptions();
+        var serverArgs = new List<string>();
+        for (var i = 0; i < args.Length; i++)
+        {
+            string Value() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value.");
+            options = args[i] switch
+            {
+                "--connections" or "-n" => options with { Connections = int.Parse(Value(), CultureInfo.InvariantCulture) },
+                "--events" or "-e" => options with { Events = int.Parse(Value(), CultureInfo.InvariantCulture) },
+                "--rate" or "-r" => options with { Rate = double.Parse(Value(), CultureInfo.InvariantCulture) },
+                "--warmup" => options with { Warmup = int.Parse(Value(), CultureInfo.InvariantCulture) },
+                "--url" => options with { Url = new Uri(Value()) },
+                "--drain" => options with { Drain = TimeSpan.FromSeconds(double.Parse(Value(), CultureInfo.InvariantCulture)) },
+                "--server-arg" => AddServerArg(options, serverArgs, Value()),
+                "--verbose" => options with { Verbose = true },
+                "--help" or "-h" => throw new HelpRequestedException(),
+                _ => throw new ArgumentException($"Unknown option '{args[i]}'."),
+            };
+        }
+
+        if (options.Connections < 1 || options.Events < 1 || options.Rate <= 0 || options.Warmup < 0)
+        {
+            throw new ArgumentException("--connections, --events and --rate must be positive.");
+        }
+
+        return options with { ServerArgs = serverArgs };
+    }
+
+    private static BenchOptions AddServerArg(BenchOptions options, List<string> serverArgs, string keyValue)
+    {
+        var separator = keyValue.IndexOf('=');
+        if (separator <= 0)
+        {
+            throw new ArgumentException($"--server-arg takes Key=Value, got '{keyValue}'.");
+        }
+
+        serverArgs.Add("--" + keyValue[..separator]);
+        serverArgs.Add(keyValue[(separator + 1)..]);
+        return options;
+    }
+
+    public const string Usage = """
+        Count Cachula fan-out benchmark: opens N real SSE connections over loopback, publishes E invalidations at R per
+        second through POST /api/cache/invalidate (tag "bench-<k>"), and measures what every connection received.
+
+          dotnet run -c Release --project bench/CountCachula.Bench -- [options]
+
+          --connections, -n N   SSE connections to hold open (default 100)
+          --events, -e E        invalidations to publish (default 1000)
+          --rate, -r R          invalidations per second (default 100)
+          --warmup W            unmeasured invalidations published first (default 1000)
+          --url URL             measure a hub that is already running instead of starting one
+          --drain S             seconds to wait for stragglers after the last publish (default 10)
+          --server-arg K=V      configuration for the started hub (repeatable)
+          --verbose             show the started hub's output
+        """;
+}
+
+internal sealed class HelpRequestedException : Exception;

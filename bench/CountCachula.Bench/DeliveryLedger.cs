@@ -1,0 +1,54 @@
+using System.Diagnostics;
+
+namespace CountCachula.Bench;
+
+/// <summary>What was published when, and what each connection received: counts, duplicates and latency.</summary>
+internal sealed class DeliveryLedger(int connections, int events)
+{
+    private readonly long[] _sentAt = new long[events];
+    private readonly ulong[][] _seen = [.. Enumerable.Range(0, connections).Select(_ => new ulong[(events + 63) / 64])];
+    private long _delivered;
+    private long _duplicates;
+    private long _strays;
+    private long _lastDeliveryAt;
+
+    public int Events => events;
+
+    public LatencyHistogram Latency { get; } = new();
+
+    public long Delivered => Interlocked.Read(ref _delivered);
+
+    public long Duplicates => Interlocked.Read(ref _duplicates);
+
+    /// <summary>Deliveries naming an event this run never published (a wrong or foreign tag).</summary>
+    public long Strays => Interlocked.Read(ref _strays);
+
+    public long LastDeliveryAt => Interlocked.Read(ref _lastDeliveryAt);
+
+    public void MarkSent(int eventNumber) => Volatile.Write(ref _sentAt[eventNumber], Stopwatch.GetTimestamp());
+
+    /// <summary>Called by connection <paramref name="connection"/>'s reader for every <c>bench-k</c> it sees.</summary>
+    public void Received(int connection, long eventNumber, long now)
+    {
+        if (eventNumber < 0 || eventNumber >= events || Volatile.Read(ref _sentAt[eventNumber]) == 0)
+        {
+            Interlocked.Increment(ref _strays);
+            return;
+        }
+
+        // Each connection has one reader, so its bitmap needs no locking.
+        var seen = _seen[connection];
+        var bit = 1UL << (int)(eventNumber & 63);
+        ref var word = ref seen[eventNumber >> 6];
+        if ((word & bit) != 0)
+        {
+            Interlocked.Increment(ref _duplicates);
+            return;
+        }
+
+        word |= bit;
+        Interlocked.Increment(ref _delivered);
+        Latency.Record(now - _sentAt[eventNumber]);
+        Interlocked.Exchange(ref _lastDeliveryAt, now);
+    }
+}

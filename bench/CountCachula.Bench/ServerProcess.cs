@@ -1,0 +1,125 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+
+namespace CountCachula.Bench;
+
+/// <summary>
+/// The hub under test as its own process (the real frontend with its embedded silo), so its memory and CPU can be
+/// read from /proc apart from the load generator's.
+/// </summary>
+internal sealed class ServerProcess : IAsyncDisposable
+{
+    private readonly Process _process;
+
+    private ServerProcess(Process process, Uri url)
+    {
+        _process = process;
+        Url = url;
+    }
+
+    public Uri Url { get; }
+
+    public int Id => _process.Id;
+
+    public static async Task<ServerProcess> StartAsync(string executable, IEnumerable<string> args, bool verbose, TimeSpan timeout)
+    {
+        var port = FreePort();
+        var url = new Uri($"http://127.0.0.1:{port}");
+        var start = new ProcessStartInfo(Path.Combine(AppContext.BaseDirectory, executable))
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            WorkingDirectory = AppContext.BaseDirectory,
+        };
+        foreach (var arg in new[]
+        {
+            "--urls", url.ToString(),
+            "--environment", "Production",
+            "--Logging:LogLevel:Default", "Warning",
+            "--Orleans:SiloPort", FreePort().ToString(),
+            "--Orleans:GatewayPort", FreePort().ToString(),
+            "--Orleans:ClusterId", "bench-" + Guid.NewGuid().ToString("N")[..8],
+        }.Concat(args))
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        var process = Process.Start(start) ?? throw new InvalidOperationException($"Could not start {executable}.");
+        process.OutputDataReceived += (_, e) => { if (verbose && e.Data is not null) Console.Error.WriteLine("[hub] " + e.Data); };
+        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) Console.Error.WriteLine("[hub] " + e.Data); };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+
+        var server = new ServerProcess(process, url);
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
+        var deadline = Stopwatch.StartNew();
+        while (true)
+        {
+            if (process.HasExited)
+            {
+                throw new InvalidOperationException($"The hub exited with code {process.ExitCode} while starting.");
+            }
+
+            try
+            {
+                using var response = await http.GetAsync(url);
+                if (response.IsSuccessStatusCode)
+                {
+                    return server;
+                }
+            }
+            catch (HttpRequestException)
+            {
+                // Not listening yet.
+            }
+
+            if (deadline.Elapsed > timeout)
+            {
+                await server.DisposeAsync();
+                throw new TimeoutException($"The hub did not answer on {url} within {timeout}.");
+            }
+
+            await Task.Delay(100);
+        }
+    }
+
+    /// <summary>Resident memory of the hub process, in bytes.</summary>
+    public long ResidentBytes()
+    {
+        foreach (var line in File.ReadLines($"/proc/{_process.Id}/status"))
+        {
+            if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
+            {
+                return long.Parse(line[6..].Trim().Split(' ')[0]) * 1024;
+            }
+        }
+
+        return 0;
+    }
+
+    /// <summary>CPU time the hub process has used so far (user + system).</summary>
+    public TimeSpan CpuTime()
+    {
+        _process.Refresh();
+        return _process.TotalProcessorTime;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill(entireProcessTree: true);
+            await _process.WaitForExitAsync();
+        }
+
+        _process.Dispose();
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
