@@ -3,8 +3,9 @@ using System.Text;
 namespace CountCachula;
 
 /// <summary>
-/// The rules every tag and route obeys before it enters the hub. They keep SSE framing intact (no CR, LF or NUL),
-/// keep the comma-joined wire format unambiguous (no comma) and bound the work one call can cause.
+/// The rules every tag and route obeys before it enters the hub. They keep SSE framing intact (no CR, LF or NUL) and
+/// bound the work one call can cause. Commas are allowed: the JSON format carries them as they are, and the default
+/// comma-joined format percent-encodes them (<c>%2C</c>).
 /// </summary>
 public static class CacheInput
 {
@@ -93,11 +94,6 @@ public static class CacheInput
             if (c is '\r' or '\n' or '\0')
             {
                 return "contains CR, LF or NUL, which would break SSE framing";
-            }
-
-            if (c == ',')
-            {
-                return "contains a comma, the separator of the wire format";
             }
 
             if (char.IsSurrogate(c))

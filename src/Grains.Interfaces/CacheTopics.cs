@@ -6,6 +6,9 @@ public static class CacheTopics
     /// <summary>The Orleans stream provider that carries cache events.</summary>
     public const string StreamProvider = "CountCachula";
 
+    /// <summary>The grain storage that keeps hub state (schedules); in-memory unless the host configures one.</summary>
+    public const string Storage = "CountCachulaStore";
+
     /// <summary>Stream namespace of the per-tenant broadcast streams (stream key: the tenant).</summary>
     public const string BroadcastNamespace = "countcachula-broadcast";
 

@@ -1,8 +1,8 @@
 namespace CountCachula;
 
 /// <summary>
-/// The broadcast topic of one tenant (key: the tenant id). Every event of the tenant goes onto its stream, which
-/// silos subscribe to while they hold connections that want everything (<c>*</c>) or match by pattern.
+/// The broadcast topic of one tenant (key: the tenant id). Every event of the tenant goes onto its broadcast stream,
+/// in sequence order; each silo's frontend subscribes to it while it holds a connection of the tenant.
 /// </summary>
 public interface IBroadcastGrain : IGrainWithStringKey
 {

@@ -3,7 +3,7 @@ using Orleans.Concurrency;
 namespace CountCachula;
 
 /// <summary>
-/// The hub of one tenant: the cluster-wide entry point for cache invalidations and preload hints.
+/// The hub of one tenant: the cluster-wide entry point for cache invalidations, preload hints and custom events.
 /// The grain key is the tenant id; single-tenant applications use <see cref="CacheTenant.Default"/>.
 /// </summary>
 /// <remarks>
@@ -13,12 +13,36 @@ namespace CountCachula;
 public interface ICacheHubGrain : IGrainWithStringKey
 {
     /// <summary>Tells every interested browser that cached responses carrying any of <paramref name="tags"/> are stale.</summary>
-    /// <exception cref="ArgumentException">A tag is empty, too long, contains CR, LF, NUL or a comma, or there are too many.</exception>
+    /// <exception cref="ArgumentException">A tag is empty, too long, contains CR, LF or NUL, or there are too many.</exception>
     Task Invalidate(IReadOnlyList<string> tags);
 
-    /// <summary>Suggests routes that browsers should fetch ahead of need.</summary>
-    /// <exception cref="ArgumentException">A route is empty, too long, contains CR, LF, NUL or a comma, or there are too many.</exception>
+    /// <summary>Suggests routes that every browser of the tenant should fetch ahead of need.</summary>
+    /// <exception cref="ArgumentException">A route is empty, too long, contains CR, LF or NUL, or there are too many.</exception>
     Task PreloadHint(IReadOnlyList<string> routes);
+
+    /// <summary>
+    /// Suggests routes to the browsers interested in any of <paramref name="scopeTags"/> only (everyone when null).
+    /// </summary>
+    Task PreloadHint(IReadOnlyList<string> routes, IReadOnlyList<string>? scopeTags);
+
+    /// <summary>
+    /// Sends an application-defined event (<c>event: {eventName}</c>, <c>data: {data}</c>) to the browsers interested
+    /// in any of <paramref name="scopeTags"/>, or to everyone when null. See <see cref="CustomEvents"/> for the rules.
+    /// </summary>
+    Task Broadcast(string eventName, string data, IReadOnlyList<string>? scopeTags);
+
+    /// <summary>
+    /// Invalidates <paramref name="tags"/> every <paramref name="period"/> (the specification's time-based
+    /// invalidation), through an Orleans reminder so the schedule outlives the grain and the silo. Scheduling a
+    /// name again replaces it.
+    /// </summary>
+    Task ScheduleInvalidation(string name, IReadOnlyList<string> tags, TimeSpan period);
+
+    /// <summary>Stops the schedule called <paramref name="name"/>; returns false when there was none.</summary>
+    Task<bool> CancelScheduledInvalidation(string name);
+
+    /// <summary>The schedules of this tenant.</summary>
+    Task<IReadOnlyList<ScheduledInvalidation>> GetScheduledInvalidations();
 
     /// <summary>
     /// Called by a tag's topic grain when its first listener arrives (<paramref name="listened"/> true) or its last
@@ -27,4 +51,18 @@ public interface ICacheHubGrain : IGrainWithStringKey
     /// </summary>
     [AlwaysInterleave]
     Task SetTopicListened(string tag, bool listened);
+}
+
+/// <summary>A recurring invalidation of a tenant.</summary>
+[GenerateSerializer, Immutable]
+public sealed record ScheduledInvalidation
+{
+    /// <summary>The schedule's name, unique within the tenant.</summary>
+    [Id(0)] public required string Name { get; init; }
+
+    /// <summary>The tags invalidated each time.</summary>
+    [Id(1)] public required IReadOnlyList<string> Tags { get; init; }
+
+    /// <summary>How often.</summary>
+    [Id(2)] public required TimeSpan Period { get; init; }
 }

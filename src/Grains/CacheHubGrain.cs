@@ -1,44 +1,155 @@
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 
 namespace CountCachula.Grains;
 
 /// <summary>
 /// The hub of one tenant. It validates what publishers send, gives each event the next number in the tenant's
-/// sequence and routes it: to the tenant's broadcast grain, and to the topic grain of each invalidated tag that some
+/// sequence and routes it: to the tenant's broadcast grain, and to the topic grain of each addressed tag that some
 /// silo listens to. Tags nobody listens to by name (most of them: one per entity) cost no grain or stream at all.
 /// </summary>
 /// <remarks>
 /// Not reentrant on purpose: one event at a time keeps the tenant's sequence in publishing order on every stream.
 /// </remarks>
-public sealed partial class CacheHubGrain(ILogger<CacheHubGrain> logger) : Grain, ICacheHubGrain
+public sealed partial class CacheHubGrain(
+    [PersistentState("schedules", CacheTopics.Storage)] IPersistentState<HubSchedules> schedules,
+    IOptions<CountCachulaSiloOptions> options,
+    ILogger<CacheHubGrain> logger) : Grain, ICacheHubGrain, IRemindable
 {
+    private const string ReminderPrefix = "invalidate:";
     private readonly HashSet<string> _listenedTopics = new(StringComparer.Ordinal);
+    private readonly DebounceBuffer _debounce = new();
+    private TimeSpan _debounceWindow;
+    private IGrainTimer? _debounceTimer;
     private long _sequence;
+
+    /// <inheritdoc />
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        // Until the sequence is persisted, start each activation from the clock (µs since the epoch) so ids keep
+        // increasing across activations and silos, and a silo's de-duplication never mistakes a new event for an old one.
+        _sequence = Math.Max(_sequence, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1000);
+        _debounceWindow = options.Value.DebounceWindowFor(this.GetPrimaryKeyString());
+        return Task.CompletedTask;
+    }
+
+    /// <inheritdoc />
+    public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken) =>
+        _debounce.IsEmpty ? Task.CompletedTask : FlushDebouncedAsync();
 
     /// <inheritdoc />
     public Task Invalidate(IReadOnlyList<string> tags)
     {
         CacheInput.ThrowIfInvalid(tags, "tags");
-        var cacheEvent = NextEvent(CacheEventKind.Invalidate, CacheInput.Distinct(tags));
-        LogPublishing(logger, cacheEvent.Tenant, cacheEvent.Sequence, cacheEvent.Kind, cacheEvent.Items.Count);
-
-        var tenant = cacheEvent.Tenant;
-        var broadcast = GrainFactory.GetGrain<IBroadcastGrain>(tenant).Publish(cacheEvent);
-        if (_listenedTopics.Count == 0)
+        if (_debounceWindow <= TimeSpan.Zero)
         {
-            return broadcast;
+            return PublishAsync(NextEvent(CacheEventKind.Invalidate, CacheInput.Distinct(tags)));
         }
 
-        var deliveries = new List<Task>(4) { broadcast };
-        foreach (var tag in cacheEvent.Items)
+        // The specification's debounced hub: gather tags for one window, then send their union once.
+        _debounce.Add(tags);
+        _debounceTimer ??= this.RegisterGrainTimer(_ => FlushDebouncedAsync(), new GrainTimerCreationOptions(_debounceWindow, Timeout.InfiniteTimeSpan));
+        return Task.CompletedTask;
+    }
+
+    /// <inheritdoc />
+    public Task PreloadHint(IReadOnlyList<string> routes) => PreloadHint(routes, scopeTags: null);
+
+    /// <inheritdoc />
+    public Task PreloadHint(IReadOnlyList<string> routes, IReadOnlyList<string>? scopeTags)
+    {
+        CacheInput.ThrowIfInvalid(routes, "routes");
+        if (scopeTags is not null)
         {
-            if (_listenedTopics.Contains(tag))
-            {
-                deliveries.Add(GrainFactory.GetGrain<ITagTopicGrain>(CacheTopics.TagKey(tenant, tag)).Publish(cacheEvent));
-            }
+            CacheInput.ThrowIfInvalid(scopeTags, "scopeTags");
         }
 
-        return Task.WhenAll(deliveries);
+        return PublishAsync(NextEvent(CacheEventKind.PreloadHint, CacheInput.Distinct(routes)) with
+        {
+            ScopeTags = scopeTags is null ? null : CacheInput.Distinct(scopeTags),
+        });
+    }
+
+    /// <inheritdoc />
+    public Task Broadcast(string eventName, string data, IReadOnlyList<string>? scopeTags)
+    {
+        if (CustomEvents.Check(eventName, data) is { } problem)
+        {
+            throw new ArgumentException(problem.Message, problem.Key);
+        }
+
+        if (scopeTags is not null)
+        {
+            CacheInput.ThrowIfInvalid(scopeTags, "scopeTags");
+        }
+
+        return PublishAsync(NextEvent(CacheEventKind.Custom, []) with
+        {
+            EventName = eventName,
+            Data = data,
+            ScopeTags = scopeTags is null ? null : CacheInput.Distinct(scopeTags),
+        });
+    }
+
+    /// <inheritdoc />
+    public async Task ScheduleInvalidation(string name, IReadOnlyList<string> tags, TimeSpan period)
+    {
+        if (CacheInput.Check([name], "name") is { } problem)
+        {
+            throw new ArgumentException(problem.Message, nameof(name));
+        }
+
+        CacheInput.ThrowIfInvalid(tags, "tags");
+        if (period <= TimeSpan.Zero)
+        {
+            throw new ArgumentOutOfRangeException(nameof(period), period, "The period must be positive.");
+        }
+
+        schedules.State.Schedules[name] = new ScheduledInvalidation { Name = name, Tags = CacheInput.Distinct(tags), Period = period };
+        await schedules.WriteStateAsync();
+        await this.RegisterOrUpdateReminder(ReminderPrefix + name, period, period);
+        LogScheduled(logger, this.GetPrimaryKeyString(), name, period);
+    }
+
+    /// <inheritdoc />
+    public async Task<bool> CancelScheduledInvalidation(string name)
+    {
+        var existed = schedules.State.Schedules.Remove(name);
+        if (existed)
+        {
+            await schedules.WriteStateAsync();
+        }
+
+        var reminder = await this.GetReminder(ReminderPrefix + name);
+        if (reminder is not null)
+        {
+            await this.UnregisterReminder(reminder);
+        }
+
+        return existed;
+    }
+
+    /// <inheritdoc />
+    public Task<IReadOnlyList<ScheduledInvalidation>> GetScheduledInvalidations() =>
+        Task.FromResult<IReadOnlyList<ScheduledInvalidation>>([.. schedules.State.Schedules.Values.OrderBy(s => s.Name, StringComparer.Ordinal)]);
+
+    /// <inheritdoc />
+    public async Task ReceiveReminder(string reminderName, TickStatus status)
+    {
+        if (!reminderName.StartsWith(ReminderPrefix, StringComparison.Ordinal))
+        {
+            return;
+        }
+
+        if (schedules.State.Schedules.TryGetValue(reminderName[ReminderPrefix.Length..], out var schedule))
+        {
+            await PublishAsync(NextEvent(CacheEventKind.Invalidate, [.. schedule.Tags]));
+        }
+        else if (await this.GetReminder(reminderName) is { } orphan)
+        {
+            // The schedule was cancelled but its reminder outlived it: stop it now.
+            await this.UnregisterReminder(orphan);
+        }
     }
 
     /// <inheritdoc />
@@ -56,15 +167,34 @@ public sealed partial class CacheHubGrain(ILogger<CacheHubGrain> logger) : Grain
         return Task.CompletedTask;
     }
 
-    /// <inheritdoc />
-    public Task PreloadHint(IReadOnlyList<string> routes)
+    private Task FlushDebouncedAsync()
     {
-        CacheInput.ThrowIfInvalid(routes, "routes");
-        var cacheEvent = NextEvent(CacheEventKind.PreloadHint, CacheInput.Distinct(routes));
-        LogPublishing(logger, cacheEvent.Tenant, cacheEvent.Sequence, cacheEvent.Kind, cacheEvent.Items.Count);
+        _debounceTimer?.Dispose();
+        _debounceTimer = null;
+        var tags = _debounce.Drain();
+        return tags.Length == 0 ? Task.CompletedTask : PublishAsync(NextEvent(CacheEventKind.Invalidate, tags));
+    }
 
-        // Routes are not tags: a hint goes to everyone through the broadcast topic.
-        return GrainFactory.GetGrain<IBroadcastGrain>(cacheEvent.Tenant).Publish(cacheEvent);
+    private Task PublishAsync(CacheEvent cacheEvent)
+    {
+        LogPublishing(logger, cacheEvent.Tenant, cacheEvent.Sequence, cacheEvent.Kind, cacheEvent.Items.Count);
+        var tenant = cacheEvent.Tenant;
+        var broadcast = GrainFactory.GetGrain<IBroadcastGrain>(tenant).Publish(cacheEvent);
+        if (_listenedTopics.Count == 0 || cacheEvent.AddressTags is not { } addressTags)
+        {
+            return broadcast;
+        }
+
+        var deliveries = new List<Task>(4) { broadcast };
+        foreach (var tag in addressTags)
+        {
+            if (_listenedTopics.Contains(tag))
+            {
+                deliveries.Add(GrainFactory.GetGrain<ITagTopicGrain>(CacheTopics.TagKey(tenant, tag)).Publish(cacheEvent));
+            }
+        }
+
+        return Task.WhenAll(deliveries);
     }
 
     private CacheEvent NextEvent(CacheEventKind kind, string[] items) => new()
@@ -78,4 +208,15 @@ public sealed partial class CacheHubGrain(ILogger<CacheHubGrain> logger) : Grain
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Tenant {Tenant} publishes event {Sequence} ({Kind}, {Count} items)")]
     private static partial void LogPublishing(ILogger logger, string tenant, long sequence, CacheEventKind kind, int count);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Tenant {Tenant} invalidates schedule {Name} every {Period}")]
+    private static partial void LogScheduled(ILogger logger, string tenant, string name, TimeSpan period);
+}
+
+/// <summary>The persisted schedules of one tenant's hub.</summary>
+[GenerateSerializer]
+public sealed class HubSchedules
+{
+    /// <summary>Schedules by name.</summary>
+    [Id(0)] public Dictionary<string, ScheduledInvalidation> Schedules { get; set; } = new(StringComparer.Ordinal);
 }

@@ -1,5 +1,6 @@
 using CountCachula;
 using CountCachula.Grains;
+using Microsoft.Extensions.DependencyInjection;
 using Orleans.Configuration;
 
 // Extension methods live in the namespace of the type they extend, as Orleans' own do.
@@ -9,8 +10,8 @@ namespace Orleans.Hosting;
 public static class CountCachulaSiloBuilderExtensions
 {
     /// <summary>
-    /// Registers the memory stream provider that carries cache events (and the grain storage its pub-sub needs,
-    /// unless the host configured one). Safe to call once per silo builder.
+    /// Registers the memory stream provider that carries cache events, plus in-memory defaults for what the host has
+    /// not configured itself: the grain storage of stream pub-sub and of the hub's schedules, and the reminder service.
     /// </summary>
     public static ISiloBuilder AddCountCachula(this ISiloBuilder builder, Action<CountCachulaSiloOptions>? configure = null)
     {
@@ -26,17 +27,37 @@ public static class CountCachulaSiloBuilderExtensions
             throw new ArgumentOutOfRangeException(nameof(configure), $"{nameof(CountCachulaSiloOptions.StreamQueueCount)} must be at least 1.");
         }
 
+        builder.Services.AddOptions<CountCachulaSiloOptions>().Configure(o =>
+        {
+            o.StreamPollInterval = options.StreamPollInterval;
+            o.StreamQueueCount = options.StreamQueueCount;
+            o.DebounceWindow = options.DebounceWindow;
+            o.DebounceWindows = new Dictionary<string, TimeSpan>(options.DebounceWindows, StringComparer.Ordinal);
+        });
         builder.AddMemoryStreams(CacheTopics.StreamProvider, streams =>
         {
             streams.ConfigurePartitioning(options.StreamQueueCount);
             streams.ConfigurePullingAgent(agent => agent.Configure(o => o.GetQueueMsgsTimerPeriod = options.StreamPollInterval));
         });
 
-        if (!builder.Services.Any(s => s.IsKeyedService && Equals(s.ServiceKey, "PubSubStore")))
+        if (!HasStorage(builder.Services, "PubSubStore"))
         {
             builder.AddMemoryGrainStorage("PubSubStore");
         }
 
+        if (!HasStorage(builder.Services, CacheTopics.Storage))
+        {
+            builder.AddMemoryGrainStorage(CacheTopics.Storage);
+        }
+
+        if (!builder.Services.Any(s => s.ServiceType.FullName == "Orleans.IReminderTable"))
+        {
+            builder.UseInMemoryReminderService();
+        }
+
         return builder;
     }
+
+    private static bool HasStorage(IServiceCollection services, string name) =>
+        services.Any(s => s.IsKeyedService && Equals(s.ServiceKey, name) && s.ServiceType == typeof(Orleans.Storage.IGrainStorage));
 }

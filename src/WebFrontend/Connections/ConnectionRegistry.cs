@@ -1,10 +1,12 @@
 using System.Collections.Concurrent;
+using CountCachula.WebFrontend.Interests;
 
 namespace CountCachula.WebFrontend.Connections;
 
 /// <summary>
-/// The SSE connections this silo holds, per tenant. Readers get an immutable snapshot array without locking or
-/// allocating; adding or removing a connection replaces that tenant's array.
+/// The SSE connections this silo holds, per tenant, with each tenant's interest index and de-duplication window.
+/// Readers get an immutable snapshot array without locking or allocating; adding or removing a connection replaces
+/// that tenant's array. Tenants never share an index, so tags are never compared across tenants.
 /// </summary>
 public sealed class ConnectionRegistry
 {
@@ -21,11 +23,11 @@ public sealed class ConnectionRegistry
     /// <summary>The tenants that have, or had, connections here.</summary>
     public ICollection<string> Tenants => _tenants.Keys;
 
-    /// <summary>Registers <paramref name="connection"/>. Registering the same connection id again changes nothing.</summary>
+    /// <summary>Registers <paramref name="connection"/> with its current interests. Registering the same connection id again changes nothing.</summary>
     /// <returns>False when a connection with that id was already registered.</returns>
     public bool Add(SseConnection connection)
     {
-        var added = _tenants.GetOrAdd(connection.Tenant, static _ => new TenantConnections()).Add(connection);
+        var added = For(connection.Tenant).Add(connection);
         if (added)
         {
             Interlocked.Increment(ref _count);
@@ -35,7 +37,7 @@ public sealed class ConnectionRegistry
         return added;
     }
 
-    /// <summary>Forgets <paramref name="connection"/>; removing it twice is harmless.</summary>
+    /// <summary>Forgets <paramref name="connection"/> and its interests; removing it twice is harmless.</summary>
     public bool Remove(SseConnection connection)
     {
         var removed = _tenants.TryGetValue(connection.Tenant, out var tenant) && tenant.Remove(connection);
@@ -56,8 +58,16 @@ public sealed class ConnectionRegistry
     public SseConnection[] Snapshot(string tenant) =>
         _tenants.TryGetValue(tenant, out var connections) ? connections.Snapshot : [];
 
+    /// <summary>The interest index of <paramref name="tenant"/>.</summary>
+    public InterestIndex Index(string tenant) => For(tenant).Index;
+
+    /// <summary>The de-duplication window of <paramref name="tenant"/>.</summary>
+    public RecentEvents Recent(string tenant) => For(tenant).Recent;
+
     /// <summary>Completes at the next registration or removal: lets tests and diagnostics wait instead of polling.</summary>
     public Task WhenChanged() => Volatile.Read(ref _changed).Task;
+
+    private TenantConnections For(string tenant) => _tenants.GetOrAdd(tenant, static _ => new TenantConnections());
 
     private void SignalChange() => Interlocked.Exchange(ref _changed, NewSignal()).TrySetResult();
 
@@ -67,10 +77,13 @@ public sealed class ConnectionRegistry
     {
         private readonly Lock _lock = new();
         private readonly Dictionary<string, SseConnection> _byId = new(StringComparer.Ordinal);
-
         private SseConnection[] _snapshot = [];
 
         public SseConnection[] Snapshot => Volatile.Read(ref _snapshot);
+
+        public InterestIndex Index { get; } = new();
+
+        public RecentEvents Recent { get; } = new();
 
         public bool Add(SseConnection connection)
         {
@@ -79,6 +92,11 @@ public sealed class ConnectionRegistry
                 if (!_byId.TryAdd(connection.Id, connection))
                 {
                     return false;
+                }
+
+                foreach (var interest in connection.Interests)
+                {
+                    Index.Add(connection, interest);
                 }
 
                 Volatile.Write(ref _snapshot, [.. _snapshot, connection]);
@@ -96,6 +114,11 @@ public sealed class ConnectionRegistry
                 }
 
                 _byId.Remove(connection.Id);
+                foreach (var interest in connection.Interests)
+                {
+                    Index.Remove(connection, interest);
+                }
+
                 var index = Array.IndexOf(_snapshot, connection);
                 var next = new SseConnection[_snapshot.Length - 1];
                 Array.Copy(_snapshot, 0, next, 0, index);

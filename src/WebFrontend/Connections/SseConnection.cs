@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.IO.Pipelines;
 using System.Threading.Channels;
+using CountCachula.WebFrontend.Interests;
 using CountCachula.WebFrontend.Streaming;
 
 namespace CountCachula.WebFrontend.Connections;
@@ -19,10 +20,14 @@ public sealed class SseConnection
     /// <param name="tenant">The tenant whose events the connection receives.</param>
     /// <param name="capacity">How many frames may wait before the connection is given up as too slow.</param>
     /// <param name="abort">Aborts the underlying HTTP request.</param>
-    public SseConnection(string id, string tenant, int capacity, Action abort)
+    /// <param name="format">The wire format the client asked for.</param>
+    /// <param name="interests">What the connection listens for at first (<c>*</c> when the client named nothing).</param>
+    public SseConnection(string id, string tenant, int capacity, Action abort, SseFormat format = SseFormat.Default, IEnumerable<Interest>? interests = null)
     {
         Id = id;
         Tenant = tenant;
+        Format = format;
+        Interests = [.. interests ?? [Interest.All]];
         _abort = abort;
         _queue = Channel.CreateBounded<SseFrame>(new BoundedChannelOptions(capacity)
         {
@@ -36,6 +41,21 @@ public sealed class SseConnection
 
     /// <summary>The tenant whose events the connection receives.</summary>
     public string Tenant { get; }
+
+    /// <summary>The wire format the client asked for.</summary>
+    public SseFormat Format { get; }
+
+    /// <summary>
+    /// What the connection listens for. Changed only under <see cref="InterestGate"/> by the interest endpoint,
+    /// which keeps the interest index and the silo's stream subscriptions in step.
+    /// </summary>
+    public HashSet<Interest> Interests { get; }
+
+    /// <summary>Serializes changes to <see cref="Interests"/> with each other and with the connection's removal.</summary>
+    internal SemaphoreSlim InterestGate { get; } = new(1, 1);
+
+    /// <summary>True once the connection left the registry; its interests may no longer change.</summary>
+    internal bool Closed { get; set; }
 
     /// <summary>True once the client fell so far behind that the connection was aborted.</summary>
     public bool Overflowed => Volatile.Read(ref _overflowed) == 1;

@@ -1,6 +1,7 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Text.Json;
 using CountCachula.WebFrontend.Connections;
+using CountCachula.WebFrontend.Interests;
 using CountCachula.WebFrontend.Streaming;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Options;
@@ -15,17 +16,32 @@ public static partial class CacheEventsEndpoint
     /// Maps <c>GET {pattern}</c>: an SSE stream that starts with <c>connected</c> and then carries this silo's share of
     /// <c>invalidate</c> and <c>preload-hint</c> events, with a heartbeat every <see cref="CountCachulaOptions.HeartbeatInterval"/>.
     /// </summary>
-    public static RouteHandlerBuilder MapCacheEvents(this IEndpointRouteBuilder endpoints, [StringSyntax("Route")] string pattern = "/api/cache-events") =>
-        endpoints.MapGet(pattern, StreamAsync)
+    /// <remarks>
+    /// <c>?tags=user:123,posts:*</c> limits the stream to exact tags, prefix patterns and <c>*</c> (the default);
+    /// <c>?format=json</c> selects the JSON format. <c>POST {pattern}/{connectionId}/interests</c> changes the
+    /// interests of an open stream, on the silo that holds it.
+    /// </remarks>
+    public static RouteGroupBuilder MapCacheEvents(this IEndpointRouteBuilder endpoints, [StringSyntax("Route")] string pattern = "/api/cache-events")
+    {
+        var group = endpoints.MapGroup(pattern);
+        group.MapGet("/", StreamAsync)
             .WithName("CacheEvents")
-            .WithSummary("Server-Sent Events: connected, invalidate, preload-hint, heartbeat.")
+            .WithSummary("Server-Sent Events: connected, invalidate, preload-hint (or preload), custom events, heartbeat.")
             .Produces(StatusCodes.Status200OK, contentType: "text/event-stream")
+            .ProducesValidationProblem()
             .ProducesProblem(StatusCodes.Status406NotAcceptable);
+        group.MapPost("/{connectionId}/interests", ConnectionInterests.ChangeAsync)
+            .WithName("ChangeInterests")
+            .WithSummary("Add or remove interests of an open stream.")
+            .ProducesValidationProblem()
+            .ProducesProblem(StatusCodes.Status404NotFound);
+        return group;
+    }
 
     private static async Task<IResult> StreamAsync(
         HttpContext context,
         ConnectionRegistry registry,
-        SiloEventSubscriber subscriber,
+        TopicSubscriptions subscriptions,
         CountCachulaMetrics metrics,
         IOptions<CountCachulaOptions> options,
         ILoggerFactory loggerFactory)
@@ -38,14 +54,26 @@ public static partial class CacheEventsEndpoint
                 detail: $"The Accept header '{context.Request.Headers.Accept}' does not allow text/event-stream; connect with EventSource or send 'Accept: text/event-stream'.");
         }
 
+        if (!TryReadFormat(context.Request, out var format, out var formatProblem))
+        {
+            return formatProblem;
+        }
+
+        var requested = context.Request.Query["tags"].ToString();
+        var interests = ConnectionInterests.Parse(requested.Length == 0 ? ["*"] : requested.Split(','), "tags", out var interestProblem);
+        if (interestProblem is not null)
+        {
+            return interestProblem;
+        }
+
         var settings = options.Value;
         var tenant = settings.DefaultTenant;
         var aborted = context.RequestAborted;
 
         // Subscribe before announcing the connection: once the browser sees 'connected', nothing published later is missed.
-        await subscriber.EnsureSubscribedAsync(tenant, aborted);
+        await subscriptions.AcquireConnectionAsync(tenant, aborted);
 
-        var connection = new SseConnection(Guid.NewGuid().ToString("N"), tenant, settings.ConnectionQueueCapacity, context.Abort);
+        var connection = new SseConnection(Guid.NewGuid().ToString("N"), tenant, settings.ConnectionQueueCapacity, context.Abort, format, interests);
         var retry = settings.RetryMilliseconds + (settings.RetryJitterMilliseconds > 0 ? Random.Shared.Next(settings.RetryJitterMilliseconds + 1) : 0);
         var connected = JsonSerializer.Serialize(new ConnectedData(connection.Id, tenant, DateTimeOffset.UtcNow), ConnectedJson.Default.ConnectedData);
         connection.TryEnqueue(SseFrame.Create(id: null, "connected", connected, retry));
@@ -66,13 +94,44 @@ public static partial class CacheEventsEndpoint
         }
         finally
         {
-            registry.Remove(connection);
+            await connection.InterestGate.WaitAsync(CancellationToken.None);
+            try
+            {
+                connection.Closed = true;
+                registry.Remove(connection);
+            }
+            finally
+            {
+                connection.InterestGate.Release();
+            }
+
+            await subscriptions.ReleaseConnectionAsync(tenant);
             metrics.ConnectionClosed(tenant);
             LogDisconnected(logger, connection.Id, tenant, connection.Overflowed);
         }
 
         // The response was written above; nothing is left to send.
         return Results.Empty;
+    }
+
+    private static bool TryReadFormat(HttpRequest request, out SseFormat format, out IResult problem)
+    {
+        var requested = request.Query["format"].ToString();
+        format = SseFormat.Default;
+        problem = Results.Empty;
+        switch (requested)
+        {
+            case "" or "default" or "countcachula":
+                return true;
+            case "json":
+                format = SseFormat.Json;
+                return true;
+            default:
+                problem = Results.ValidationProblem(
+                    new Dictionary<string, string[]> { ["format"] = [$"Unknown format; use 'json' or leave it out for the default comma-joined format."] },
+                    detail: "The 'format' query parameter must be 'json' or absent.");
+                return false;
+        }
     }
 
     private static bool AcceptsEventStream(HttpRequest request)

@@ -27,7 +27,12 @@ public static class CachePublishingEndpoints
             .ProducesValidationProblem();
         group.MapPost("/preload", PreloadAsync)
             .WithName("PreloadHint")
-            .WithSummary("Send preload hints.")
+            .WithSummary("Send preload hints, to everyone or to the connections interested in scopeTags.")
+            .Produces(StatusCodes.Status202Accepted)
+            .ProducesValidationProblem();
+        group.MapPost("/broadcast", BroadcastAsync)
+            .WithName("Broadcast")
+            .WithSummary("Send a custom event, to everyone or to the connections interested in scopeTags.")
             .Produces(StatusCodes.Status202Accepted)
             .ProducesValidationProblem();
         return group;
@@ -58,12 +63,29 @@ public static class CachePublishingEndpoints
             return error;
         }
 
-        if (CacheInput.Check(body!.Routes, "routes") is { } problem)
+        if ((CacheInput.Check(body!.Routes, "routes") ?? (body.ScopeTags is null ? null : CacheInput.Check(body.ScopeTags, "scopeTags"))) is { } problem)
         {
             return Invalid(problem);
         }
 
-        await hub.PreloadHintAsync((IReadOnlyList<string>)body.Routes!);
+        await hub.PreloadHintAsync((IReadOnlyList<string>)body.Routes!, (IReadOnlyList<string>?)body.ScopeTags);
+        return Results.Accepted();
+    }
+
+    private static async Task<IResult> BroadcastAsync(HttpRequest request, ICacheHub hub)
+    {
+        var (body, error) = await ReadAsync<BroadcastRequest>(request);
+        if (error is not null)
+        {
+            return error;
+        }
+
+        if ((CustomEvents.Check(body!.Event, body.Data) ?? (body.ScopeTags is null ? null : CacheInput.Check(body.ScopeTags, "scopeTags"))) is { } problem)
+        {
+            return Invalid(problem);
+        }
+
+        await hub.BroadcastAsync(body.Event!, body.Data!, (IReadOnlyList<string>?)body.ScopeTags);
         return Results.Accepted();
     }
 
@@ -120,4 +142,11 @@ public sealed record InvalidateRequest(IReadOnlyList<string?>? Tags);
 
 /// <summary>The body of <c>POST /api/cache/preload</c>.</summary>
 /// <param name="Routes">The routes to hint.</param>
-public sealed record PreloadRequest(IReadOnlyList<string?>? Routes);
+/// <param name="ScopeTags">When given, only connections interested in one of these tags get the hint.</param>
+public sealed record PreloadRequest(IReadOnlyList<string?>? Routes, IReadOnlyList<string?>? ScopeTags = null);
+
+/// <summary>The body of <c>POST /api/cache/broadcast</c>.</summary>
+/// <param name="Event">The custom event's name.</param>
+/// <param name="Data">Its data (LF separates lines).</param>
+/// <param name="ScopeTags">When given, only connections interested in one of these tags get it.</param>
+public sealed record BroadcastRequest(string? Event, string? Data, IReadOnlyList<string?>? ScopeTags = null);

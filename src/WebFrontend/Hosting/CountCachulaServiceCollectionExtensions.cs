@@ -34,7 +34,7 @@ public static class CountCachulaServiceCollectionExtensions
         services.TryAddSingleton<CountCachulaMetrics>();
         services.TryAddSingleton<ConnectionRegistry>();
         services.TryAddSingleton<CacheEventDispatcher>();
-        services.TryAddSingleton<SiloEventSubscriber>();
+        services.TryAddSingleton<TopicSubscriptions>();
         services.TryAddSingleton<ICacheHub>(sp => new CacheHub(
             sp.GetRequiredService<IGrainFactory>(),
             sp.GetRequiredService<IOptions<CountCachulaOptions>>().Value.DefaultTenant));

@@ -13,16 +13,42 @@ public sealed class CacheHub(IGrainFactory grains, string tenant) : ICacheHub
     public Task InvalidateAsync(params IReadOnlyList<string> tags)
     {
         CacheInput.ThrowIfInvalid(tags, "tags");
-        return grains.GetGrain<ICacheHubGrain>(Tenant).Invalidate(tags);
+        return Grain.Invalidate(tags);
     }
 
     /// <inheritdoc />
-    public Task PreloadHintAsync(params IReadOnlyList<string> routes)
+    public Task PreloadHintAsync(params IReadOnlyList<string> routes) => PreloadHintAsync(routes, scopeTags: null);
+
+    /// <inheritdoc />
+    public Task PreloadHintAsync(IReadOnlyList<string> routes, IReadOnlyList<string>? scopeTags)
     {
         CacheInput.ThrowIfInvalid(routes, "routes");
-        return grains.GetGrain<ICacheHubGrain>(Tenant).PreloadHint(routes);
+        if (scopeTags is not null)
+        {
+            CacheInput.ThrowIfInvalid(scopeTags, "scopeTags");
+        }
+
+        return Grain.PreloadHint(routes, scopeTags);
+    }
+
+    /// <inheritdoc />
+    public Task BroadcastAsync(string eventName, string data, IReadOnlyList<string>? scopeTags = null)
+    {
+        if (CustomEvents.Check(eventName, data) is { } problem)
+        {
+            throw new ArgumentException(problem.Message, problem.Key);
+        }
+
+        if (scopeTags is not null)
+        {
+            CacheInput.ThrowIfInvalid(scopeTags, "scopeTags");
+        }
+
+        return Grain.Broadcast(eventName, data, scopeTags);
     }
 
     /// <inheritdoc />
     public ICacheHub ForTenant(string tenant) => new CacheHub(grains, tenant);
+
+    private ICacheHubGrain Grain => grains.GetGrain<ICacheHubGrain>(Tenant);
 }

@@ -13,9 +13,16 @@ public interface ICacheHub
     /// <exception cref="ArgumentException">A tag breaks the rules of <see cref="CacheInput"/>.</exception>
     Task InvalidateAsync(params IReadOnlyList<string> tags);
 
-    /// <summary>Suggests <paramref name="routes"/> for browsers to fetch ahead of need.</summary>
+    /// <summary>Suggests <paramref name="routes"/> for every browser to fetch ahead of need.</summary>
     /// <exception cref="ArgumentException">A route breaks the rules of <see cref="CacheInput"/>.</exception>
     Task PreloadHintAsync(params IReadOnlyList<string> routes);
+
+    /// <summary>Suggests <paramref name="routes"/> to the browsers interested in any of <paramref name="scopeTags"/>.</summary>
+    Task PreloadHintAsync(IReadOnlyList<string> routes, IReadOnlyList<string>? scopeTags);
+
+    /// <summary>Sends a custom event (the specification's <c>broadcast(name, data)</c>), optionally scoped by tags.</summary>
+    /// <exception cref="ArgumentException">The name is reserved or malformed, or the data contains CR or NUL.</exception>
+    Task BroadcastAsync(string eventName, string data, IReadOnlyList<string>? scopeTags = null);
 
     /// <summary>The hub of another tenant.</summary>
     ICacheHub ForTenant(string tenant);

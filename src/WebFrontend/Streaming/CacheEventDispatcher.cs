@@ -3,32 +3,78 @@ using CountCachula.WebFrontend.Connections;
 namespace CountCachula.WebFrontend.Streaming;
 
 /// <summary>
-/// The last hop, inside the silo: encodes each event once and queues the same frame on every local connection
-/// of the event's tenant. Never waits on a connection, so a slow browser delays nobody.
+/// The last hop, inside the silo: takes each event once however many streams brought it, finds the local connections
+/// it concerns, and queues on each the frame with just the tags that matched its interests (the specification's
+/// <c>relevantTags</c>). Frames are encoded once per distinct content and format, and nothing waits on a connection.
 /// </summary>
 public sealed class CacheEventDispatcher(ConnectionRegistry registry, CountCachulaMetrics metrics)
 {
     /// <summary>Delivers <paramref name="cacheEvent"/> to this silo's connections; returns how many took it.</summary>
     public int Dispatch(CacheEvent cacheEvent)
     {
-        var connections = registry.Snapshot(cacheEvent.Tenant);
+        var tenant = cacheEvent.Tenant;
+        if (!registry.Recent(tenant).TryMark(cacheEvent.Sequence))
+        {
+            return 0;
+        }
+
         metrics.EventReceived(cacheEvent.Kind);
+        var connections = registry.Snapshot(tenant);
         if (connections.Length == 0)
         {
             return 0;
         }
 
-        var frame = SseFrame.From(cacheEvent);
-        var delivered = 0;
-        foreach (var connection in connections)
+        var index = registry.Index(tenant);
+        var address = cacheEvent.AddressTags;
+        var frames = new FrameCache(cacheEvent);
+        int delivered = 0, attempted = 0;
+        if (address is null || index.EveryoneWantsAll)
         {
-            if (connection.TryEnqueue(frame))
+            // Everyone gets the whole event: one frame per format, the same bytes for all.
+            foreach (var connection in connections)
             {
-                delivered++;
+                attempted++;
+                delivered += connection.TryEnqueue(frames.Whole(connection.Format)) ? 1 : 0;
+            }
+        }
+        else
+        {
+            foreach (var (connection, positions) in index.Match(address, connections))
+            {
+                attempted++;
+                var frame = cacheEvent.Kind == CacheEventKind.Invalidate && positions.Count < address.Count
+                    ? frames.Subset(connection.Format, positions)
+                    : frames.Whole(connection.Format);
+                delivered += connection.TryEnqueue(frame) ? 1 : 0;
             }
         }
 
-        metrics.Delivered(delivered, connections.Length - delivered);
+        metrics.Delivered(delivered, attempted - delivered);
         return delivered;
+    }
+
+    /// <summary>The frames of one event, made on first use.</summary>
+    private sealed class FrameCache(CacheEvent cacheEvent)
+    {
+        private SseFrame? _default;
+        private SseFrame? _json;
+        private Dictionary<(SseFormat, string), SseFrame>? _subsets;
+
+        public SseFrame Whole(SseFormat format) => format == SseFormat.Json
+            ? _json ??= SseFrame.From(cacheEvent, cacheEvent.Items, SseFormat.Json)
+            : _default ??= SseFrame.From(cacheEvent, cacheEvent.Items, SseFormat.Default);
+
+        public SseFrame Subset(SseFormat format, List<int> positions)
+        {
+            _subsets ??= [];
+            var key = (format, string.Join(',', positions));
+            if (!_subsets.TryGetValue(key, out var frame))
+            {
+                _subsets[key] = frame = SseFrame.From(cacheEvent, [.. positions.Select(i => cacheEvent.Items[i])], format);
+            }
+
+            return frame;
+        }
     }
 }

@@ -39,6 +39,8 @@ public sealed class CountCachulaMetrics
 
     internal void SubscriptionOpened() => _subscriptions.Add(1);
 
+    internal void SubscriptionClosed() => _subscriptions.Add(-1);
+
     internal void ConnectionOpened(string tenant) => _connections.Add(1, new KeyValuePair<string, object?>("tenant", tenant));
 
     internal void ConnectionClosed(string tenant) => _connections.Add(-1, new KeyValuePair<string, object?>("tenant", tenant));

@@ -1,5 +1,7 @@
 using System.Buffers;
 using System.Text;
+using System.Text.Json;
+using System.Text.Json.Serialization;
 
 namespace CountCachula.WebFrontend.Streaming;
 
@@ -24,8 +26,8 @@ public sealed class SseFrame
     public static SseFrame Heartbeat { get; } = Create(id: null, "heartbeat", "ping");
 
     /// <summary>
-    /// Encodes an event. <paramref name="data"/> must not contain CR, LF or NUL: every tag, route and name is checked
-    /// for that before it enters the hub, so nothing here can add a field to the stream.
+    /// Encodes an event. <paramref name="data"/> must not contain CR or NUL, and LF only separates data lines: every tag,
+    /// route, name and custom payload is checked for that before it enters the hub, so nothing here can add a field.
     /// </summary>
     public static SseFrame Create(string? id, string eventName, string data, int? retryMilliseconds = null, DateTime publishedAtUtc = default)
     {
@@ -46,25 +48,38 @@ public sealed class SseFrame
 
         Append(writer, "event: ");
         Append(writer, eventName);
-        Append(writer, "\ndata: ");
-        Append(writer, data);
-        Append(writer, "\n\n");
+        Append(writer, "\n");
+        foreach (var line in data.Split('\n'))
+        {
+            // Each line of the data is its own field; EventSource joins them with LF again.
+            Append(writer, "data: ");
+            Append(writer, line);
+            Append(writer, "\n");
+        }
+
+        Append(writer, "\n");
         return new SseFrame(writer.WrittenSpan.ToArray(), publishedAtUtc);
     }
 
-    /// <summary>The frame of a hub event in the default wire format of the <c>@countcachula/core</c> client.</summary>
-    public static SseFrame From(CacheEvent cacheEvent)
+    /// <summary>
+    /// The frame of a hub event for connections of <paramref name="format"/> that receive <paramref name="items"/>
+    /// (for an invalidation: the tags that matched their interests; otherwise the event's routes).
+    /// </summary>
+    public static SseFrame From(CacheEvent cacheEvent, IReadOnlyList<string> items, SseFormat format)
     {
-        var name = cacheEvent.Kind switch
+        var id = cacheEvent.Sequence.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        return cacheEvent.Kind switch
         {
-            CacheEventKind.Invalidate => "invalidate",
-            CacheEventKind.PreloadHint => "preload-hint",
+            CacheEventKind.Invalidate => Create(id, "invalidate", Join(items, format), publishedAtUtc: cacheEvent.PublishedAtUtc),
+            CacheEventKind.PreloadHint => Create(id, format == SseFormat.Json ? "preload" : "preload-hint", Join(items, format), publishedAtUtc: cacheEvent.PublishedAtUtc),
+            CacheEventKind.Custom => Create(id, cacheEvent.EventName!, cacheEvent.Data!, publishedAtUtc: cacheEvent.PublishedAtUtc),
             _ => throw new ArgumentOutOfRangeException(nameof(cacheEvent), cacheEvent.Kind, "Unknown event kind."),
         };
-
-        var id = cacheEvent.Sequence.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        return Create(id, name, string.Join(',', cacheEvent.Items), publishedAtUtc: cacheEvent.PublishedAtUtc);
     }
+
+    private static string Join(IReadOnlyList<string> items, SseFormat format) => format == SseFormat.Json
+        ? JsonSerializer.Serialize(items, FrameJson.Default.IReadOnlyListString)
+        : string.Join(',', items.Select(item => item.Contains(',') ? item.Replace(",", "%2C", StringComparison.Ordinal) : item));
 
     private static void Append(ArrayBufferWriter<byte> writer, string text)
     {
@@ -72,3 +87,6 @@ public sealed class SseFrame
         writer.Advance(Encoding.UTF8.GetBytes(text, span));
     }
 }
+
+[JsonSerializable(typeof(IReadOnlyList<string>))]
+internal sealed partial class FrameJson : JsonSerializerContext;

@@ -1,0 +1,138 @@
+using System.Text.Json;
+using CountCachula.WebFrontend.Connections;
+using CountCachula.WebFrontend.Interests;
+using Microsoft.Extensions.Options;
+
+namespace CountCachula.WebFrontend.Hosting;
+
+/// <summary>Reading interests from clients and changing those of an open stream.</summary>
+public static class ConnectionInterests
+{
+    /// <summary>The most interests one connection may hold.</summary>
+    public const int MaxPerConnection = CacheInput.MaxItemsPerCall;
+
+    private static readonly JsonSerializerOptions s_json = new(JsonSerializerDefaults.Web);
+
+    /// <summary>Parses interests, or returns a 400 ProblemDetails naming the first bad one.</summary>
+    public static Interest[] Parse(IReadOnlyList<string> texts, string field, out IResult? problem)
+    {
+        problem = null;
+        if (texts.Count > MaxPerConnection)
+        {
+            problem = Invalid(field, $"'{field}' has {texts.Count} entries; a connection may hold at most {MaxPerConnection} interests.");
+            return [];
+        }
+
+        var interests = new List<Interest>(texts.Count);
+        for (var i = 0; i < texts.Count; i++)
+        {
+            if (!Interest.TryParse(texts[i].Trim(), out var interest, out var why))
+            {
+                problem = Invalid($"{field}[{i}]", why!.Replace("tags[0]", $"{field}[{i}]", StringComparison.Ordinal));
+                return [];
+            }
+
+            if (!interests.Contains(interest))
+            {
+                interests.Add(interest);
+            }
+        }
+
+        return [.. interests];
+    }
+
+    /// <summary>
+    /// <c>POST /api/cache-events/{connectionId}/interests</c> with <c>{"add":[...],"remove":[...]}</c>: once it answers
+    /// 200, events for the new interests reach the stream and events for the removed ones no longer do.
+    /// </summary>
+    internal static async Task<IResult> ChangeAsync(
+        string connectionId,
+        HttpRequest request,
+        ConnectionRegistry registry,
+        IOptions<CountCachulaOptions> options)
+    {
+        var tenant = options.Value.DefaultTenant;
+        var connection = registry.Find(tenant, connectionId);
+        if (connection is null)
+        {
+            return NotFound(connectionId);
+        }
+
+        InterestChange? change;
+        try
+        {
+            change = request.HasJsonContentType()
+                ? await JsonSerializer.DeserializeAsync<InterestChange>(request.Body, s_json, request.HttpContext.RequestAborted)
+                : null;
+        }
+        catch (JsonException exception)
+        {
+            return Results.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Malformed JSON", detail: $"The body is not the expected JSON object ({exception.Path ?? "$"}).");
+        }
+
+        if (change is null)
+        {
+            return Results.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Malformed JSON", detail: "Send {\"add\":[...],\"remove\":[...]} as application/json.");
+        }
+
+        var add = Parse(change.Add ?? [], "add", out var problem);
+        var remove = problem is null ? Parse(change.Remove ?? [], "remove", out problem) : [];
+        if (problem is not null)
+        {
+            return problem;
+        }
+
+        await connection.InterestGate.WaitAsync(request.HttpContext.RequestAborted);
+        try
+        {
+            if (connection.Closed)
+            {
+                return NotFound(connectionId);
+            }
+
+            var adding = add.Where(i => !connection.Interests.Contains(i)).ToArray();
+            var removing = remove.Where(i => connection.Interests.Contains(i) && !add.Contains(i)).ToArray();
+            if (connection.Interests.Count + adding.Length - removing.Length > MaxPerConnection)
+            {
+                return Invalid("add", $"A connection may hold at most {MaxPerConnection} interests.");
+            }
+
+            var index = registry.Index(tenant);
+            foreach (var interest in adding)
+            {
+                connection.Interests.Add(interest);
+                index.Add(connection, interest);
+            }
+
+            foreach (var interest in removing)
+            {
+                connection.Interests.Remove(interest);
+                index.Remove(connection, interest);
+            }
+
+            return Results.Ok(new InterestsView(connection.Id, [.. connection.Interests.Select(i => i.ToString()).Order(StringComparer.Ordinal)]));
+        }
+        finally
+        {
+            connection.InterestGate.Release();
+        }
+    }
+
+    private static IResult NotFound(string connectionId) => Results.Problem(
+        statusCode: StatusCodes.Status404NotFound,
+        title: "Unknown connection",
+        detail: $"No open stream '{connectionId}' is held by this server; interests change on the server that holds the stream.");
+
+    private static IResult Invalid(string key, string message) =>
+        Results.ValidationProblem(new Dictionary<string, string[]> { [key] = [message] }, detail: message);
+}
+
+/// <summary>The body of an interest change.</summary>
+/// <param name="Add">Interests to add.</param>
+/// <param name="Remove">Interests to remove.</param>
+public sealed record InterestChange(IReadOnlyList<string>? Add, IReadOnlyList<string>? Remove);
+
+/// <summary>A stream's interests after a change.</summary>
+/// <param name="ConnectionId">The stream.</param>
+/// <param name="Interests">What it listens for now.</param>
+public sealed record InterestsView(string ConnectionId, IReadOnlyList<string> Interests);

@@ -1,0 +1,17 @@
+namespace CountCachula.WebFrontend.Streaming;
+
+/// <summary>The wire format a connection asked for (<c>?format=</c>).</summary>
+public enum SseFormat
+{
+    /// <summary>
+    /// What <c>@countcachula/core</c> reads: <c>invalidate</c> and <c>preload-hint</c> with comma-joined data; commas
+    /// inside a tag or route are sent as <c>%2C</c>.
+    /// </summary>
+    Default,
+
+    /// <summary>
+    /// The specification's <c>CacheManager</c> format: <c>invalidate</c> and <c>preload</c> with JSON-array data; values
+    /// travel exactly as published.
+    /// </summary>
+    Json,
+}
