@@ -28,7 +28,11 @@ public static class FrontendHost
                 primaryPort is { } port && port != siloPort ? new IPEndPoint(IPAddress.Loopback, port) : null,
                 orleans.GetValue("ServiceId", "countcachula")!,
                 orleans.GetValue("ClusterId", "countcachula-dev")!);
-            silo.AddCountCachula(streams => orleans.GetSection("Streams").Bind(streams));
+            silo.AddCountCachula(hub =>
+            {
+                orleans.GetSection("Streams").Bind(hub);
+                builder.Configuration.GetSection("CountCachula:Hub").Bind(hub);
+            });
         });
 
         builder.Services.AddCountCachula();

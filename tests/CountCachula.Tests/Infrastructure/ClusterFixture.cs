@@ -7,6 +7,9 @@ namespace CountCachula.Tests.Infrastructure;
 /// <summary>A two-silo TestingHost cluster with Count Cachula's grains and streams, shared by a collection.</summary>
 public sealed class ClusterFixture : IAsyncLifetime
 {
+    /// <summary>The tenant configured with a 300 ms debounce window.</summary>
+    public const string DebouncedTenant = "debounced";
+
     public TestCluster Cluster { get; private set; } = null!;
 
     public IClusterClient Client => Cluster.Client;
@@ -24,7 +27,12 @@ public sealed class ClusterFixture : IAsyncLifetime
 
     private sealed class SiloConfigurator : ISiloConfigurator
     {
-        public void Configure(ISiloBuilder siloBuilder) => siloBuilder.AddCountCachula();
+        public void Configure(ISiloBuilder siloBuilder)
+        {
+            siloBuilder.AddCountCachula(o => o.DebounceWindows[DebouncedTenant] = TimeSpan.FromMilliseconds(300));
+            // Reminders normally tick at most once a minute; tests need a schedule to fire within seconds.
+            siloBuilder.Configure<ReminderOptions>(o => o.MinimumReminderPeriod = TimeSpan.FromSeconds(1));
+        }
     }
 
     private sealed class ClientConfigurator : IClientBuilderConfigurator
