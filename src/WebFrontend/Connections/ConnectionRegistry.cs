@@ -17,9 +17,6 @@ public sealed class ConnectionRegistry
     /// <summary>How many connections this silo holds, all tenants together.</summary>
     public int Count => Volatile.Read(ref _count);
 
-    /// <summary>How many connections this silo holds for <paramref name="tenant"/>.</summary>
-    public int CountFor(string tenant) => Snapshot(tenant).Length;
-
     /// <summary>The tenants that have, or had, connections here.</summary>
     public ICollection<string> Tenants => _tenants.Keys;
 

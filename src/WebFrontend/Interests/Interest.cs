@@ -38,14 +38,6 @@ public readonly record struct Interest(InterestKind Kind, string Value)
         interest = text == "*" ? All : star < 0 ? new(InterestKind.Exact, text) : new(InterestKind.Prefix, text[..^1]);
         return true;
     }
-
-    /// <summary>Whether a published <paramref name="tag"/> concerns this interest.</summary>
-    public bool Matches(string tag) => Kind switch
-    {
-        InterestKind.All => true,
-        InterestKind.Prefix => tag.StartsWith(Value, StringComparison.Ordinal),
-        _ => tag == Value || tag == "*",
-    };
 }
 
 /// <summary>How an <see cref="Interest"/> matches tags.</summary>

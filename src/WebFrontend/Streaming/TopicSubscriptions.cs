@@ -18,13 +18,6 @@ public sealed partial class TopicSubscriptions(
 {
     private readonly ConcurrentDictionary<StreamId, Subscription> _subscriptions = new();
 
-    /// <summary>How many streams this silo is subscribed to.</summary>
-    public int Count => _subscriptions.Values.Count(s => s.IsActive);
-
-    /// <summary>Whether this silo is subscribed to <paramref name="tenant"/>'s broadcast stream.</summary>
-    public bool IsSubscribedToBroadcast(string tenant) =>
-        _subscriptions.TryGetValue(CacheStreams.Broadcast(tenant), out var subscription) && subscription.IsActive;
-
     /// <summary>Takes what a new connection of <paramref name="tenant"/> needs before it receives anything.</summary>
     public Task AcquireConnectionAsync(string tenant, CancellationToken cancellationToken) =>
         AcquireAsync(CacheStreams.Broadcast(tenant), cancellationToken);
@@ -102,8 +95,6 @@ public sealed partial class TopicSubscriptions(
         public int Users { get; set; }
 
         public StreamSubscriptionHandle<CacheEvent>? Handle { get; set; }
-
-        public bool IsActive => Handle is not null;
     }
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Subscribed to stream {Stream}")]
