@@ -31,6 +31,13 @@ public sealed record CacheEvent
     /// <summary>For custom events: the data, possibly several lines.</summary>
     [Id(7)] public string? Data { get; init; }
 
+    /// <summary>
+    /// For each silo the hub addressed this event to, the sequence number of the previous event it addressed to that
+    /// silo (0 when the hub has no record). A silo that reads several streams uses it to dispatch its events in
+    /// sequence order and to tell a late event from a missing one.
+    /// </summary>
+    [Id(8)] public IReadOnlyDictionary<string, long>? PreviousBySilo { get; init; }
+
     /// <summary>The tags that decide who receives the event, or null when everyone of the tenant does.</summary>
     public IReadOnlyList<string>? AddressTags => Kind == CacheEventKind.Invalidate ? Items : ScopeTags;
 }

@@ -12,6 +12,9 @@ public static class CacheTopics
     /// <summary>Stream namespace of the per-tenant broadcast streams (stream key: the tenant).</summary>
     public const string BroadcastNamespace = "countcachula-broadcast";
 
+    /// <summary>Stream namespace of the per-tenant streams of events for everyone (stream key: the tenant).</summary>
+    public const string NoticeNamespace = "countcachula-notice";
+
     /// <summary>Stream namespace of the per-tenant, per-tag streams (stream key: <see cref="TagKey"/>).</summary>
     public const string TagNamespace = "countcachula-tag";
 

@@ -1,5 +1,3 @@
-using Orleans.Concurrency;
-
 namespace CountCachula;
 
 /// <summary>
@@ -45,12 +43,12 @@ public interface ICacheHubGrain : IGrainWithStringKey
     Task<IReadOnlyList<ScheduledInvalidation>> GetScheduledInvalidations();
 
     /// <summary>
-    /// Called by a tag's topic grain when its first listener arrives (<paramref name="listened"/> true) or its last
-    /// leaves: the hub routes a tag's events to its topic only while someone listens there. Interleaves with publishing
-    /// so a topic may call it while the hub waits on that topic.
+    /// Records that the silo <paramref name="listenerId"/> starts (<paramref name="listening"/> true) or stops reading
+    /// the stream of <paramref name="route"/>. Called through the topic and broadcast grains; the hub addresses an
+    /// event to a stream, and stamps it for a silo, only while some silo reads it.
     /// </summary>
-    [AlwaysInterleave]
-    Task SetTopicListened(string tag, bool listened);
+    /// <returns>The sequence of the last event the hub addressed to that silo (0 if none): where its chain resumes.</returns>
+    Task<long> SetListener(ListenerRoute route, string listenerId, bool listening);
 }
 
 /// <summary>A recurring invalidation of a tenant.</summary>
@@ -65,4 +63,38 @@ public sealed record ScheduledInvalidation
 
     /// <summary>How often.</summary>
     [Id(2)] public required TimeSpan Period { get; init; }
+}
+
+/// <summary>Which of a tenant's streams a silo listens to.</summary>
+[GenerateSerializer, Immutable]
+public sealed record ListenerRoute
+{
+    /// <summary>The kind of stream.</summary>
+    [Id(0)] public required ListenerRouteKind Kind { get; init; }
+
+    /// <summary>For <see cref="ListenerRouteKind.Tag"/>: the tag.</summary>
+    [Id(1)] public string? Tag { get; init; }
+
+    /// <summary>The tenant's broadcast stream: every event.</summary>
+    public static ListenerRoute Broadcast { get; } = new() { Kind = ListenerRouteKind.Broadcast };
+
+    /// <summary>The tenant's notice stream: events for everyone.</summary>
+    public static ListenerRoute Notices { get; } = new() { Kind = ListenerRouteKind.Notices };
+
+    /// <summary>The stream of one tag.</summary>
+    public static ListenerRoute ForTag(string tag) => new() { Kind = ListenerRouteKind.Tag, Tag = tag };
+}
+
+/// <summary>The kinds of a tenant's streams.</summary>
+[GenerateSerializer]
+public enum ListenerRouteKind
+{
+    /// <summary>Every event of the tenant.</summary>
+    Broadcast = 0,
+
+    /// <summary>Events for everyone: unscoped preload hints and custom events.</summary>
+    Notices = 1,
+
+    /// <summary>Events addressed to one tag.</summary>
+    Tag = 2,
 }

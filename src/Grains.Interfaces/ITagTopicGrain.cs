@@ -1,9 +1,9 @@
 namespace CountCachula;
 
 /// <summary>
-/// One topic per tenant and exact tag (key: <c>{tenant}/{tag}</c>, see <see cref="CacheTopics"/>). It knows which
-/// silos listen to the tag's stream, tells the tenant's hub when the first one arrives and the last one leaves, and
-/// puts the events that carry its tag onto the stream. A tag nobody listens to costs no topic traffic at all.
+/// One topic per tenant and exact tag (key: <c>{tenant}/{tag}</c>, see <see cref="CacheTopics"/>): the producer of the
+/// tag's stream, and where silos announce that they read it. Silos read a tag's stream only while a local connection
+/// is interested in exactly that tag, and the hub routes to the topic only while some silo does.
 /// </summary>
 public interface ITagTopicGrain : IGrainWithStringKey
 {
@@ -11,11 +11,12 @@ public interface ITagTopicGrain : IGrainWithStringKey
     Task Publish(CacheEvent cacheEvent);
 
     /// <summary>
-    /// Records that <paramref name="listenerId"/> (a silo's frontend) is subscribed to the tag's stream. When it
-    /// returns, every event the hub accepts afterwards is routed to this topic.
+    /// Records that the silo <paramref name="listenerId"/> is subscribed to the tag's stream. When it returns, every
+    /// event the hub accepts afterwards for this tag is routed here and stamped for that silo.
     /// </summary>
-    Task AddListener(string listenerId);
+    /// <returns>The sequence of the last event the hub addressed to that silo (0 if none).</returns>
+    Task<long> AddListener(string listenerId);
 
-    /// <summary>Forgets <paramref name="listenerId"/>; when no listener is left the hub stops routing here.</summary>
+    /// <summary>Records that <paramref name="listenerId"/> no longer reads the tag's stream.</summary>
     Task RemoveListener(string listenerId);
 }

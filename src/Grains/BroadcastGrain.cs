@@ -1,16 +1,33 @@
+using Orleans.Concurrency;
+
 namespace CountCachula.Grains;
 
-/// <summary>The broadcast topic of one tenant: the producer of the tenant's broadcast stream, which carries every event.</summary>
+/// <summary>
+/// The broadcast topic of one tenant: producer of its broadcast and notice streams, and the door through which silos
+/// tell the hub that they read them. Stateless and reentrant for the same reasons as <see cref="TagTopicGrain"/>.
+/// </summary>
+[Reentrant]
 public sealed class BroadcastGrain : Grain, IBroadcastGrain
 {
-    private IAsyncStream<CacheEvent>? _stream;
+    private IAsyncStream<CacheEvent>? _broadcast;
+    private IAsyncStream<CacheEvent>? _notices;
 
     /// <inheritdoc />
-    public Task Publish(CacheEvent cacheEvent)
+    public Task Publish(CacheEvent cacheEvent, bool notice)
     {
-        // One stream for all of a tenant's events keeps them in sequence order for every silo that reads it.
-        _stream ??= this.GetStreamProvider(CacheTopics.StreamProvider)
-            .GetStream<CacheEvent>(CacheStreams.Broadcast(this.GetPrimaryKeyString()));
-        return _stream.OnNextAsync(cacheEvent);
+        var tenant = this.GetPrimaryKeyString();
+        var provider = this.GetStreamProvider(CacheTopics.StreamProvider);
+        var stream = notice
+            ? _notices ??= provider.GetStream<CacheEvent>(CacheStreams.Notices(tenant))
+            : _broadcast ??= provider.GetStream<CacheEvent>(CacheStreams.Broadcast(tenant));
+        return stream.OnNextAsync(cacheEvent);
     }
+
+    /// <inheritdoc />
+    public Task<long> AddListener(ListenerRoute route, string listenerId) => Hub().SetListener(route, listenerId, listening: true);
+
+    /// <inheritdoc />
+    public Task RemoveListener(ListenerRoute route, string listenerId) => Hub().SetListener(route, listenerId, listening: false);
+
+    private ICacheHubGrain Hub() => GrainFactory.GetGrain<ICacheHubGrain>(this.GetPrimaryKeyString());
 }

@@ -5,19 +5,23 @@ namespace CountCachula.Grains;
 
 /// <summary>
 /// The hub of one tenant. It validates what publishers send, gives each event the next number in the tenant's
-/// sequence and routes it: to the tenant's broadcast grain, and to the topic grain of each addressed tag that some
-/// silo listens to. Tags nobody listens to by name (most of them: one per entity) cost no grain or stream at all.
+/// sequence and routes it only where some silo reads: the broadcast stream (silos with <c>*</c> or pattern
+/// interests), the notice stream (events for everyone, and a published <c>*</c>), and the stream of each addressed
+/// tag that a silo listens to by name. Tags nobody listens to (most of them: one per entity) cost nothing.
 /// </summary>
 /// <remarks>
 /// Not reentrant on purpose: one event at a time keeps the tenant's sequence in publishing order on every stream.
+/// Each event is stamped, per receiving silo, with the previous event sent to that silo, so a silo that reads
+/// several streams dispatches in order.
 /// </remarks>
 public sealed partial class CacheHubGrain(
     [PersistentState("schedules", CacheTopics.Storage)] IPersistentState<HubSchedules> schedules,
+    [PersistentState("routes", CacheTopics.Storage)] IPersistentState<HubRoutes> routes,
     IOptions<CountCachulaSiloOptions> options,
     ILogger<CacheHubGrain> logger) : Grain, ICacheHubGrain, IRemindable
 {
     private const string ReminderPrefix = "invalidate:";
-    private readonly HashSet<string> _listenedTopics = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, long> _lastSent = new(StringComparer.Ordinal);
     private readonly DebounceBuffer _debounce = new();
     private TimeSpan _debounceWindow;
     private IGrainTimer? _debounceTimer;
@@ -153,18 +157,30 @@ public sealed partial class CacheHubGrain(
     }
 
     /// <inheritdoc />
-    public Task SetTopicListened(string tag, bool listened)
+    public async Task<long> SetListener(ListenerRoute route, string listenerId, bool listening)
     {
-        if (listened)
+        var table = routes.State;
+        var listeners = route.Kind switch
         {
-            _listenedTopics.Add(tag);
-        }
-        else
+            ListenerRouteKind.Broadcast => table.Broadcast,
+            ListenerRouteKind.Notices => table.Notices,
+            _ when route.Tag is null => throw new ArgumentException("A tag route needs a tag.", nameof(route)),
+            _ => listening ? table.TagListeners(route.Tag) : table.Tags.GetValueOrDefault(route.Tag),
+        };
+
+        var changed = listening ? listeners!.Add(listenerId) : listeners?.Remove(listenerId) == true;
+        if (!listening && route.Kind == ListenerRouteKind.Tag && listeners is { Count: 0 })
         {
-            _listenedTopics.Remove(tag);
+            table.Tags.Remove(route.Tag!);
         }
 
-        return Task.CompletedTask;
+        if (changed)
+        {
+            // Kept in grain storage: if this grain moves or restarts, it still knows where silos listen.
+            await routes.WriteStateAsync();
+        }
+
+        return _lastSent.GetValueOrDefault(listenerId);
     }
 
     private Task FlushDebouncedAsync()
@@ -178,20 +194,63 @@ public sealed partial class CacheHubGrain(
     private Task PublishAsync(CacheEvent cacheEvent)
     {
         LogPublishing(logger, cacheEvent.Tenant, cacheEvent.Sequence, cacheEvent.Kind, cacheEvent.Items.Count);
-        var tenant = cacheEvent.Tenant;
-        var broadcast = GrainFactory.GetGrain<IBroadcastGrain>(tenant).Publish(cacheEvent);
-        if (_listenedTopics.Count == 0 || cacheEvent.AddressTags is not { } addressTags)
+        var table = routes.State;
+        var address = cacheEvent.AddressTags;
+        var toNotices = (address is null || address.Contains("*")) && table.Notices.Count > 0;
+        var toBroadcast = table.Broadcast.Count > 0;
+        List<string>? toTags = null;
+        var recipients = new HashSet<string>(StringComparer.Ordinal);
+        if (toBroadcast)
         {
-            return broadcast;
+            recipients.UnionWith(table.Broadcast);
         }
 
-        var deliveries = new List<Task>(4) { broadcast };
-        foreach (var tag in addressTags)
+        if (toNotices)
         {
-            if (_listenedTopics.Contains(tag))
+            recipients.UnionWith(table.Notices);
+        }
+
+        if (address is not null && table.Tags.Count > 0)
+        {
+            foreach (var tag in address)
             {
-                deliveries.Add(GrainFactory.GetGrain<ITagTopicGrain>(CacheTopics.TagKey(tenant, tag)).Publish(cacheEvent));
+                if (table.Tags.TryGetValue(tag, out var silos))
+                {
+                    (toTags ??= []).Add(tag);
+                    recipients.UnionWith(silos);
+                }
             }
+        }
+
+        if (recipients.Count == 0)
+        {
+            return Task.CompletedTask;
+        }
+
+        var previous = new Dictionary<string, long>(recipients.Count, StringComparer.Ordinal);
+        foreach (var silo in recipients)
+        {
+            previous[silo] = _lastSent.GetValueOrDefault(silo);
+            _lastSent[silo] = cacheEvent.Sequence;
+        }
+
+        var stamped = cacheEvent with { PreviousBySilo = previous };
+        var tenant = cacheEvent.Tenant;
+        var broadcastGrain = GrainFactory.GetGrain<IBroadcastGrain>(tenant);
+        var deliveries = new List<Task>(2 + (toTags?.Count ?? 0));
+        if (toBroadcast)
+        {
+            deliveries.Add(broadcastGrain.Publish(stamped, notice: false));
+        }
+
+        if (toNotices)
+        {
+            deliveries.Add(broadcastGrain.Publish(stamped, notice: true));
+        }
+
+        foreach (var tag in toTags ?? [])
+        {
+            deliveries.Add(GrainFactory.GetGrain<ITagTopicGrain>(CacheTopics.TagKey(tenant, tag)).Publish(stamped));
         }
 
         return Task.WhenAll(deliveries);
@@ -211,6 +270,31 @@ public sealed partial class CacheHubGrain(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Tenant {Tenant} invalidates schedule {Name} every {Period}")]
     private static partial void LogScheduled(ILogger logger, string tenant, string name, TimeSpan period);
+}
+
+/// <summary>Where the silos of one tenant listen, as the hub persists it.</summary>
+[GenerateSerializer]
+public sealed class HubRoutes
+{
+    /// <summary>Silos reading the broadcast stream.</summary>
+    [Id(0)] public HashSet<string> Broadcast { get; set; } = new(StringComparer.Ordinal);
+
+    /// <summary>Silos reading the notice stream.</summary>
+    [Id(1)] public HashSet<string> Notices { get; set; } = new(StringComparer.Ordinal);
+
+    /// <summary>Silos reading each tag's stream; a tag with no listener has no entry.</summary>
+    [Id(2)] public Dictionary<string, HashSet<string>> Tags { get; set; } = new(StringComparer.Ordinal);
+
+    /// <summary>The listeners of <paramref name="tag"/>, created when missing.</summary>
+    public HashSet<string> TagListeners(string tag)
+    {
+        if (!Tags.TryGetValue(tag, out var listeners))
+        {
+            Tags[tag] = listeners = new HashSet<string>(StringComparer.Ordinal);
+        }
+
+        return listeners;
+    }
 }
 
 /// <summary>The persisted schedules of one tenant's hub.</summary>

@@ -1,12 +1,15 @@
+using Orleans.Concurrency;
+
 namespace CountCachula.Grains;
 
 /// <summary>
-/// The topic of one tenant's tag: the producer of the tag's stream and the keeper of its listeners. Silos listen only
-/// while a local connection is interested in exactly this tag, so an invalidation crosses to a silo only where wanted.
+/// The topic of one tenant's tag: the producer of the tag's stream, and the door through which silos tell the hub
+/// that they read it. It holds no state of its own (the hub keeps who listens where), so it is reentrant: a silo
+/// registering never waits behind the hub's publishing, and the hub never deadlocks with it.
 /// </summary>
+[Reentrant]
 public sealed class TagTopicGrain : Grain, ITagTopicGrain
 {
-    private readonly HashSet<string> _listeners = new(StringComparer.Ordinal);
     private IAsyncStream<CacheEvent>? _stream;
 
     /// <inheritdoc />
@@ -18,12 +21,10 @@ public sealed class TagTopicGrain : Grain, ITagTopicGrain
     }
 
     /// <inheritdoc />
-    public Task AddListener(string listenerId) =>
-        _listeners.Add(listenerId) && _listeners.Count == 1 ? Hub().SetTopicListened(Tag(), listened: true) : Task.CompletedTask;
+    public Task<long> AddListener(string listenerId) => Hub().SetListener(ListenerRoute.ForTag(Tag()), listenerId, listening: true);
 
     /// <inheritdoc />
-    public Task RemoveListener(string listenerId) =>
-        _listeners.Remove(listenerId) && _listeners.Count == 0 ? Hub().SetTopicListened(Tag(), listened: false) : Task.CompletedTask;
+    public Task RemoveListener(string listenerId) => Hub().SetListener(ListenerRoute.ForTag(Tag()), listenerId, listening: false);
 
     private ICacheHubGrain Hub() => GrainFactory.GetGrain<ICacheHubGrain>(Key()[..Key().IndexOf('/')]);
 

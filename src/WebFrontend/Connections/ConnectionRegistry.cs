@@ -4,7 +4,7 @@ using CountCachula.WebFrontend.Interests;
 namespace CountCachula.WebFrontend.Connections;
 
 /// <summary>
-/// The SSE connections this silo holds, per tenant, with each tenant's interest index and de-duplication window.
+/// The SSE connections this silo holds, per tenant, with each tenant's interest index.
 /// Readers get an immutable snapshot array without locking or allocating; adding or removing a connection replaces
 /// that tenant's array. Tenants never share an index, so tags are never compared across tenants.
 /// </summary>
@@ -58,9 +58,6 @@ public sealed class ConnectionRegistry
     /// <summary>The interest index of <paramref name="tenant"/>.</summary>
     public InterestIndex Index(string tenant) => For(tenant).Index;
 
-    /// <summary>The de-duplication window of <paramref name="tenant"/>.</summary>
-    public RecentEvents Recent(string tenant) => For(tenant).Recent;
-
     /// <summary>Completes at the next registration or removal: lets tests and diagnostics wait instead of polling.</summary>
     public Task WhenChanged() => Volatile.Read(ref _changed).Task;
 
@@ -79,8 +76,6 @@ public sealed class ConnectionRegistry
         public SseConnection[] Snapshot => Volatile.Read(ref _snapshot);
 
         public InterestIndex Index { get; } = new();
-
-        public RecentEvents Recent { get; } = new();
 
         public bool Add(SseConnection connection)
         {

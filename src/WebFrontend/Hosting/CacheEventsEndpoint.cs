@@ -71,7 +71,7 @@ public static partial class CacheEventsEndpoint
         var aborted = context.RequestAborted;
 
         // Subscribe before announcing the connection: once the browser sees 'connected', nothing published later is missed.
-        await subscriptions.AcquireConnectionAsync(tenant, aborted);
+        await subscriptions.AcquireConnectionAsync(tenant, interests, aborted);
 
         var connection = new SseConnection(Guid.NewGuid().ToString("N"), tenant, settings.ConnectionQueueCapacity, context.Abort, format, interests);
         var retry = settings.RetryMilliseconds + (settings.RetryJitterMilliseconds > 0 ? Random.Shared.Next(settings.RetryJitterMilliseconds + 1) : 0);
@@ -94,18 +94,20 @@ public static partial class CacheEventsEndpoint
         }
         finally
         {
+            Interest[] held;
             await connection.InterestGate.WaitAsync(CancellationToken.None);
             try
             {
                 connection.Closed = true;
                 registry.Remove(connection);
+                held = [.. connection.Interests];
             }
             finally
             {
                 connection.InterestGate.Release();
             }
 
-            await subscriptions.ReleaseConnectionAsync(tenant);
+            await subscriptions.ReleaseConnectionAsync(tenant, held);
             metrics.ConnectionClosed(tenant);
             LogDisconnected(logger, connection.Id, tenant, connection.Overflowed);
         }

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using CountCachula.WebFrontend.Connections;
 using CountCachula.WebFrontend.Interests;
+using CountCachula.WebFrontend.Streaming;
 using Microsoft.Extensions.Options;
 
 namespace CountCachula.WebFrontend.Hosting;
@@ -49,6 +50,7 @@ public static class ConnectionInterests
         string connectionId,
         HttpRequest request,
         ConnectionRegistry registry,
+        TopicSubscriptions subscriptions,
         IOptions<CountCachulaOptions> options)
     {
         var tenant = options.Value.DefaultTenant;
@@ -97,6 +99,8 @@ public static class ConnectionInterests
                 return Invalid("add", $"A connection may hold at most {MaxPerConnection} interests.");
             }
 
+            // New streams first, so the change never opens a gap; old ones are given back after the index forgot them.
+            await subscriptions.AcquireAsync(tenant, adding, request.HttpContext.RequestAborted);
             var index = registry.Index(tenant);
             foreach (var interest in adding)
             {
@@ -110,6 +114,7 @@ public static class ConnectionInterests
                 index.Remove(connection, interest);
             }
 
+            await subscriptions.ReleaseAsync(tenant, removing);
             return Results.Ok(new InterestsView(connection.Id, [.. connection.Interests.Select(i => i.ToString()).Order(StringComparer.Ordinal)]));
         }
         finally

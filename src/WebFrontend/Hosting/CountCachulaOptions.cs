@@ -45,4 +45,18 @@ public sealed class CountCachulaOptions
     /// are meant for backends on the same host until publisher credentials are configured.
     /// </summary>
     public bool AllowRemotePublishing { get; set; }
+
+    /// <summary>
+    /// How long a silo keeps reading a stream after its last interested connection left (it stops being routed to at
+    /// once), so events already on their way arrive instead of leaving a gap in its sequence.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00", "00:10:00")]
+    public TimeSpan UnsubscribeGrace { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>
+    /// How long a silo holds an event whose predecessor (an event for the same silo, on another stream) has not arrived,
+    /// before it gives the predecessor up and dispatches anyway.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00.001", "00:01:00")]
+    public TimeSpan SequenceGapTimeout { get; set; } = TimeSpan.FromMilliseconds(500);
 }

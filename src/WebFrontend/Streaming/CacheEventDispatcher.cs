@@ -3,8 +3,8 @@ using CountCachula.WebFrontend.Connections;
 namespace CountCachula.WebFrontend.Streaming;
 
 /// <summary>
-/// The last hop, inside the silo: takes each event once however many streams brought it, finds the local connections
-/// it concerns, and queues on each the frame with just the tags that matched its interests (the specification's
+/// The last hop, inside the silo: given each event once and in order (by <see cref="SiloSequence"/>), finds the local
+/// connections it concerns, and queues on each the frame with just the tags that matched its interests (the specification's
 /// <c>relevantTags</c>). Frames are encoded once per distinct content and format, and nothing waits on a connection.
 /// </summary>
 public sealed class CacheEventDispatcher(ConnectionRegistry registry, CountCachulaMetrics metrics)
@@ -13,11 +13,6 @@ public sealed class CacheEventDispatcher(ConnectionRegistry registry, CountCachu
     public int Dispatch(CacheEvent cacheEvent)
     {
         var tenant = cacheEvent.Tenant;
-        if (!registry.Recent(tenant).TryMark(cacheEvent.Sequence))
-        {
-            return 0;
-        }
-
         metrics.EventReceived(cacheEvent.Kind);
         var connections = registry.Snapshot(tenant);
         if (connections.Length == 0)

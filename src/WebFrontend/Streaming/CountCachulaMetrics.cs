@@ -13,6 +13,7 @@ public sealed class CountCachulaMetrics
     private readonly Counter<long> _overflows;
     private readonly UpDownCounter<long> _subscriptions;
     private readonly UpDownCounter<long> _connections;
+    private readonly Counter<long> _gaps;
 
     /// <summary>Creates the instruments on a meter from <paramref name="meterFactory"/>.</summary>
     public CountCachulaMetrics(IMeterFactory meterFactory)
@@ -23,6 +24,7 @@ public sealed class CountCachulaMetrics
         _overflows = meter.CreateCounter<long>("countcachula.connections.overflowed", description: "Connections dropped because their client fell too far behind.");
         _subscriptions = meter.CreateUpDownCounter<long>("countcachula.stream.subscriptions", description: "Stream subscriptions this silo holds.");
         _connections = meter.CreateUpDownCounter<long>("countcachula.connections", description: "Open SSE connections on this silo.");
+        _gaps = meter.CreateCounter<long>("countcachula.events.gaps", description: "Events given up on after they failed to arrive in order.");
     }
 
     internal void EventReceived(CacheEventKind kind) =>
@@ -38,6 +40,8 @@ public sealed class CountCachulaMetrics
     }
 
     internal void SubscriptionOpened() => _subscriptions.Add(1);
+
+    internal void GapSkipped() => _gaps.Add(1);
 
     internal void SubscriptionClosed() => _subscriptions.Add(-1);
 

@@ -13,9 +13,9 @@ public sealed class CacheHubGrainTests(ClusterFixture fixture)
     public async Task Invalidate_puts_one_event_on_the_broadcast_stream_and_on_each_listened_tag_stream()
     {
         var tenant = NewTenant();
-        await using var broadcast = await StreamProbe.SubscribeAsync(fixture.Client, CacheStreams.Broadcast(tenant));
-        await using var userTag = await StreamProbe.SubscribeAsync(fixture.Client, CacheStreams.Tag(tenant, "user:123"), tenant, "user:123");
-        await using var listTag = await StreamProbe.SubscribeAsync(fixture.Client, CacheStreams.Tag(tenant, "users-list"), tenant, "users-list");
+        await using var broadcast = await StreamProbe.SubscribeAsync(fixture.Client, tenant, ListenerRoute.Broadcast);
+        await using var userTag = await StreamProbe.SubscribeAsync(fixture.Client, tenant, ListenerRoute.ForTag("user:123"));
+        await using var listTag = await StreamProbe.SubscribeAsync(fixture.Client, tenant, ListenerRoute.ForTag("users-list"));
 
         await fixture.Client.GetGrain<ICacheHubGrain>(tenant).Invalidate(["user:123", "users-list", "user:123"]);
 
@@ -34,8 +34,8 @@ public sealed class CacheHubGrainTests(ClusterFixture fixture)
     {
         var tenant = NewTenant();
         var hub = fixture.Client.GetGrain<ICacheHubGrain>(tenant);
-        await using var broadcast = await StreamProbe.SubscribeAsync(fixture.Client, CacheStreams.Broadcast(tenant));
-        await using var unlistened = await StreamProbe.SubscribeAsync(fixture.Client, CacheStreams.Tag(tenant, "quiet"));
+        await using var broadcast = await StreamProbe.SubscribeAsync(fixture.Client, tenant, ListenerRoute.Broadcast);
+        await using var unlistened = await StreamProbe.SubscribeUnlistedAsync(fixture.Client, CacheStreams.Tag(tenant, "quiet"));
         var topic = fixture.Client.GetGrain<ITagTopicGrain>(CacheTopics.TagKey(tenant, "quiet"));
 
         await hub.Invalidate(["quiet"]);                 // 1: nobody listens to the topic yet
@@ -65,8 +65,8 @@ public sealed class CacheHubGrainTests(ClusterFixture fixture)
     public async Task Preload_hints_go_to_the_broadcast_stream_only()
     {
         var tenant = NewTenant();
-        await using var broadcast = await StreamProbe.SubscribeAsync(fixture.Client, CacheStreams.Broadcast(tenant));
-        await using var routeAsTag = await StreamProbe.SubscribeAsync(fixture.Client, CacheStreams.Tag(tenant, "/api/items/1"), tenant, "/api/items/1");
+        await using var broadcast = await StreamProbe.SubscribeAsync(fixture.Client, tenant, ListenerRoute.Broadcast);
+        await using var routeAsTag = await StreamProbe.SubscribeAsync(fixture.Client, tenant, ListenerRoute.ForTag("/api/items/1"));
         var hub = fixture.Client.GetGrain<ICacheHubGrain>(tenant);
 
         await hub.PreloadHint(["/api/items/1"]);
@@ -85,8 +85,8 @@ public sealed class CacheHubGrainTests(ClusterFixture fixture)
     {
         var a = NewTenant();
         var b = NewTenant();
-        await using var streamA = await StreamProbe.SubscribeAsync(fixture.Client, CacheStreams.Broadcast(a));
-        await using var streamB = await StreamProbe.SubscribeAsync(fixture.Client, CacheStreams.Broadcast(b));
+        await using var streamA = await StreamProbe.SubscribeAsync(fixture.Client, a, ListenerRoute.Broadcast);
+        await using var streamB = await StreamProbe.SubscribeAsync(fixture.Client, b, ListenerRoute.Broadcast);
 
         await fixture.Client.GetGrain<ICacheHubGrain>(a).Invalidate(["x"]);
         await fixture.Client.GetGrain<ICacheHubGrain>(a).PreloadHint(["/y"]);

@@ -10,7 +10,7 @@ public sealed class HubFeaturesTests(ClusterFixture fixture)
     [Fact]
     public async Task Invalidations_within_the_debounce_window_become_one_event_with_the_union()
     {
-        await using var received = await StreamProbe.SubscribeAsync(fixture.Client, CacheStreams.Broadcast(ClusterFixture.DebouncedTenant));
+        await using var received = await StreamProbe.SubscribeAsync(fixture.Client, ClusterFixture.DebouncedTenant, ListenerRoute.Broadcast);
         {
             var hub = fixture.Client.GetGrain<ICacheHubGrain>(ClusterFixture.DebouncedTenant);
             await Task.WhenAll(
@@ -32,7 +32,7 @@ public sealed class HubFeaturesTests(ClusterFixture fixture)
     public async Task A_schedule_fires_on_its_reminder_and_stops_when_cancelled()
     {
         var tenant = "sched-" + Guid.NewGuid().ToString("N")[..8];
-        await using var received = await StreamProbe.SubscribeAsync(fixture.Client, CacheStreams.Broadcast(tenant));
+        await using var received = await StreamProbe.SubscribeAsync(fixture.Client, tenant, ListenerRoute.Broadcast);
         var hub = fixture.Client.GetGrain<ICacheHubGrain>(tenant);
         try
         {

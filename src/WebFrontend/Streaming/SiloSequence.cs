@@ -1,0 +1,134 @@
+namespace CountCachula.WebFrontend.Streaming;
+
+/// <summary>
+/// Puts one tenant's events back in order for this silo. The hub stamps every event with, per receiving silo, the
+/// previous event it sent that silo; events can reach a silo over several streams in any order, so an event is
+/// dispatched only once its predecessor has been, and a second copy of an event is dropped. A predecessor that never
+/// comes (its stream was left while it was in flight) is given up after <paramref name="gapTimeout"/>.
+/// </summary>
+/// <param name="siloId">This silo's id in the hub's stamps.</param>
+/// <param name="gapTimeout">How long an event waits for a missing predecessor before it is dispatched anyway.</param>
+/// <param name="dispatch">Receives the events, once each, in order.</param>
+/// <param name="gapSkipped">Told the sequence of each predecessor that was given up on.</param>
+public sealed class SiloSequence(string siloId, TimeSpan gapTimeout, Action<CacheEvent> dispatch, Action<long> gapSkipped)
+{
+    private readonly Lock _lock = new();
+    private readonly SortedDictionary<long, (CacheEvent Event, long Previous, long HeldAt)> _held = [];
+    private long _last;
+    private bool _started;
+    private Timer? _gapTimer;
+
+    /// <summary>The sequence of the last event dispatched here.</summary>
+    public long Last
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _last;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Starts the chain where the hub says it stands for this silo; only the first call counts, since later ones may
+    /// report events that are still in flight to us.
+    /// </summary>
+    public void Start(long lastSentByHub)
+    {
+        lock (_lock)
+        {
+            if (!_started)
+            {
+                _started = true;
+                _last = Math.Max(_last, lastSentByHub);
+            }
+        }
+    }
+
+    /// <summary>Takes an event from any stream; dispatches it and whatever it unblocks, in order.</summary>
+    public void Offer(CacheEvent cacheEvent)
+    {
+        // An event not addressed to this silo came over a stream we are joining or leaving: whoever wants it here
+        // gets it through a stream that was addressed, so it is safe to drop.
+        if (cacheEvent.PreviousBySilo is null || !cacheEvent.PreviousBySilo.TryGetValue(siloId, out var previous))
+        {
+            return;
+        }
+
+        lock (_lock)
+        {
+            if (cacheEvent.Sequence <= _last || _held.ContainsKey(cacheEvent.Sequence))
+            {
+                return;
+            }
+
+            // 0 means the hub lost its record (it restarted): nothing to wait for.
+            if (previous <= _last)
+            {
+                DispatchLocked(cacheEvent);
+                DrainLocked();
+                return;
+            }
+
+            _held[cacheEvent.Sequence] = (cacheEvent, previous, Environment.TickCount64);
+            _gapTimer ??= new Timer(_ => OnGapTimer(), null, gapTimeout, gapTimeout);
+        }
+    }
+
+    private void OnGapTimer()
+    {
+        lock (_lock)
+        {
+            if (_held.Count == 0)
+            {
+                return;
+            }
+
+            var (sequence, oldest) = _held.First();
+            if (Environment.TickCount64 - oldest.HeldAt < (long)gapTimeout.TotalMilliseconds)
+            {
+                return;
+            }
+
+            // The predecessor is not coming: accept the gap and carry on from here.
+            gapSkipped(oldest.Previous);
+            _held.Remove(sequence);
+            DispatchLocked(oldest.Event);
+            DrainLocked();
+        }
+    }
+
+    private void DrainLocked()
+    {
+        while (_held.Count > 0)
+        {
+            var (sequence, next) = _held.First();
+            if (sequence <= _last)
+            {
+                _held.Remove(sequence);
+                continue;
+            }
+
+            if (next.Previous > _last)
+            {
+                break;
+            }
+
+            _held.Remove(sequence);
+            DispatchLocked(next.Event);
+        }
+
+        if (_held.Count == 0 && _gapTimer is not null)
+        {
+            _gapTimer.Dispose();
+            _gapTimer = null;
+        }
+    }
+
+    private void DispatchLocked(CacheEvent cacheEvent)
+    {
+        _last = cacheEvent.Sequence;
+        dispatch(cacheEvent);
+    }
+}
