@@ -12,6 +12,18 @@ internal sealed record BenchOptions
     /// <summary>Invalidations published before measuring, so JIT tiering and grain activation are not measured.</summary>
     public int Warmup { get; init; } = 1000;
 
+    /// <summary>How many silos (hub processes) to start and spread connections and publishes over.</summary>
+    public int Silos { get; init; } = 1;
+
+    /// <summary>
+    /// When positive, each connection listens to one exact tag <c>bench-t{g}</c> of this many, and event k invalidates
+    /// tag <c>bench-t{k mod groups}</c>; when zero every connection listens to everything.
+    /// </summary>
+    public int Groups { get; init; }
+
+    /// <summary>With <see cref="Groups"/>: give each silo's connections only the groups g with g mod silos = silo.</summary>
+    public bool Partition { get; init; }
+
     /// <summary>An already running hub to measure; when null the tool starts the frontend as a child process.</summary>
     public Uri? Url { get; init; }
 
@@ -36,6 +48,9 @@ internal sealed record BenchOptions
                 "--connections" or "-n" => options with { Connections = int.Parse(Value(), CultureInfo.InvariantCulture) },
                 "--events" or "-e" => options with { Events = int.Parse(Value(), CultureInfo.InvariantCulture) },
                 "--rate" or "-r" => options with { Rate = double.Parse(Value(), CultureInfo.InvariantCulture) },
+                "--silos" => options with { Silos = int.Parse(Value(), CultureInfo.InvariantCulture) },
+                "--groups" => options with { Groups = int.Parse(Value(), CultureInfo.InvariantCulture) },
+                "--partition" => options with { Partition = true },
                 "--warmup" => options with { Warmup = int.Parse(Value(), CultureInfo.InvariantCulture) },
                 "--url" => options with { Url = new Uri(Value()) },
                 "--drain" => options with { Drain = TimeSpan.FromSeconds(double.Parse(Value(), CultureInfo.InvariantCulture)) },
@@ -46,9 +61,19 @@ internal sealed record BenchOptions
             };
         }
 
-        if (options.Connections < 1 || options.Events < 1 || options.Rate <= 0 || options.Warmup < 0)
+        if (options.Connections < 1 || options.Events < 1 || options.Rate <= 0 || options.Warmup < 0 || options.Silos < 1 || options.Groups < 0)
         {
             throw new ArgumentException("--connections, --events and --rate must be positive.");
+        }
+
+        if (options.Partition && (options.Groups < options.Silos || options.Groups % options.Silos != 0))
+        {
+            throw new ArgumentException("--partition needs --groups to be a positive multiple of --silos.");
+        }
+
+        if (options.Url is not null && options.Silos > 1)
+        {
+            throw new ArgumentException("--url measures one running hub; --silos starts its own.");
         }
 
         return options with { ServerArgs = serverArgs };
@@ -77,6 +102,9 @@ internal sealed record BenchOptions
           --events, -e E        invalidations to publish (default 1000)
           --rate, -r R          invalidations per second (default 100)
           --warmup W            unmeasured invalidations published first (default 1000)
+          --silos S             start S hub processes as one cluster; spread connections and publishes (default 1)
+          --groups G            each connection listens to one exact tag of G; event k invalidates tag k mod G
+          --partition           with --groups: silo s holds only the groups g with g mod S = s
           --url URL             measure a hub that is already running instead of starting one
           --drain S             seconds to wait for stragglers after the last publish (default 10)
           --server-arg K=V      configuration for the started hub (repeatable)

@@ -3,8 +3,10 @@ using System.Diagnostics;
 namespace CountCachula.Bench;
 
 /// <summary>What was published when, and what each connection received: counts, duplicates and latency.</summary>
-internal sealed class DeliveryLedger(int connections, int events)
+internal sealed class DeliveryLedger(int connections, int events, int groups = 0)
 {
+    private readonly int[] _groupOf = new int[connections];
+    private readonly int[] _groupReceived = new int[connections];
     private readonly long[] _sentAt = new long[events];
     private readonly ulong[][] _seen = [.. Enumerable.Range(0, connections).Select(_ => new ulong[(events + 63) / 64])];
     private long _delivered;
@@ -24,6 +26,29 @@ internal sealed class DeliveryLedger(int connections, int events)
     public long Strays => Interlocked.Read(ref _strays);
 
     public long LastDeliveryAt => Interlocked.Read(ref _lastDeliveryAt);
+
+    /// <summary>Deliveries every connection should get: all events, or those of its group.</summary>
+    public long Expected => groups == 0
+        ? (long)connections * events
+        : _groupOf.Sum(g => (long)((events - g + groups - 1) / groups));
+
+    public void AssignGroup(int connection, int group) => _groupOf[connection] = group;
+
+    /// <summary>
+    /// A grouped connection's n-th event of its group is event group + n × groups: the hub keeps each connection's
+    /// events in order, so the count identifies the event.
+    /// </summary>
+    public void ReceivedGroup(int connection, long group, long now)
+    {
+        if (group != _groupOf[connection])
+        {
+            Interlocked.Increment(ref _strays);
+            return;
+        }
+
+        var n = _groupReceived[connection]++;
+        Received(connection, group + (long)n * groups, now);
+    }
 
     public void MarkSent(int eventNumber) => Volatile.Write(ref _sentAt[eventNumber], Stopwatch.GetTimestamp());
 

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
+using System.Net.Http.Json;
 using System.Text;
 using CountCachula.Bench;
 
@@ -22,122 +23,193 @@ catch (Exception exception) when (exception is ArgumentException or FormatExcept
 }
 
 ThreadPool.SetMinThreads(32, 32);
-await using var server = options.Url is null
-    ? await ServerProcess.StartAsync("CountCachula.WebFrontend", options.ServerArgs, options.Verbose, TimeSpan.FromSeconds(60))
-    : null;
-var url = options.Url ?? server!.Url;
-var endpoint = new IPEndPoint(IPAddress.Parse(url.Host == "localhost" ? "127.0.0.1" : url.Host), url.Port);
-
-var ledger = new DeliveryLedger(options.Connections, options.Events);
-using var stop = new CancellationTokenSource();
-var connections = Enumerable.Range(0, options.Connections).Select(i => new SseLoadConnection(i, ledger)).ToArray();
-var readers = new List<Task>(connections.Length);
-var connectClock = Stopwatch.StartNew();
-foreach (var batch in connections.Chunk(200))
+var servers = new List<ServerProcess>();
+try
 {
-    readers.AddRange(batch.Select(c => Task.Run(() => c.RunAsync(endpoint, "/api/cache-events", stop.Token))));
-    await Task.WhenAll(batch.Select(c => c.Connected)).WaitAsync(TimeSpan.FromSeconds(60));
+    if (options.Url is null)
+    {
+        var clusterId = "bench-" + Guid.NewGuid().ToString("N")[..8];
+        for (var s = 0; s < options.Silos; s++)
+        {
+            servers.Add(await ServerProcess.StartAsync("CountCachula.WebFrontend", options.ServerArgs, options.Verbose, TimeSpan.FromSeconds(90), clusterId, s == 0 ? null : servers[0].SiloPort));
+        }
+    }
+
+    return await RunAsync(options, servers);
+}
+finally
+{
+    foreach (var server in servers)
+    {
+        await server.DisposeAsync();
+    }
 }
 
-var connectTime = connectClock.Elapsed;
-var rssConnected = server?.ResidentBytes() ?? 0;
-// Open-loop publisher: event k is sent at start + k/R whatever the previous requests are doing.
-using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 64 }) { BaseAddress = url };
-using var inFlight = new SemaphoreSlim(64);
-var publishErrors = 0;
-
-async Task<List<Task>> PublishAsync(int count, string prefix, Action<int>? beforeSend)
+static async Task<int> RunAsync(BenchOptions options, List<ServerProcess> servers)
 {
-    var publishes = new List<Task>(count);
-    var start = Stopwatch.GetTimestamp();
-    for (var k = 0; k < count; k++)
+    Uri[] urls = options.Url is null ? [.. servers.Select(s => s.Url)] : [options.Url];
+    var endpoints = urls.Select(u => new IPEndPoint(IPAddress.Parse(u.Host == "localhost" ? "127.0.0.1" : u.Host), u.Port)).ToArray();
+    var silos = urls.Length;
+
+    var ledger = new DeliveryLedger(options.Connections, options.Events, options.Groups);
+    using var stop = new CancellationTokenSource();
+    var connections = Enumerable.Range(0, options.Connections).Select(i => new SseLoadConnection(i, ledger)).ToArray();
+    var connectClock = Stopwatch.StartNew();
+    foreach (var batch in connections.Select((c, i) => (c, i)).Chunk(200))
     {
-        var due = start + (long)(k / options.Rate * Stopwatch.Frequency);
-        var wait = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), due);
-        if (wait > TimeSpan.FromMilliseconds(2))
+        var opening = batch.Select(item =>
         {
-            await Task.Delay(wait - TimeSpan.FromMilliseconds(1));
-        }
-
-        while (Stopwatch.GetTimestamp() < due)
-        {
-            Thread.SpinWait(20);
-        }
-
-        await inFlight.WaitAsync();
-        var number = k;
-        publishes.Add(Task.Run(async () =>
-        {
-            try
+            var silo = item.i % silos;
+            var path = "/api/cache-events";
+            if (options.Groups > 0)
             {
-                using var content = new StringContent($"{{\"tags\":[\"{prefix}{number}\"]}}", Encoding.UTF8, "application/json");
-                beforeSend?.Invoke(number);
-                using var response = await http.PostAsync("/api/cache/invalidate", content);
-                if (!response.IsSuccessStatusCode)
+                var group = GroupOf(item.i, silo, silos, options);
+                ledger.AssignGroup(item.i, group);
+                // 'warmup' lets the warm-up events take the same path as the measured ones.
+                path += $"?tags=bench-t{group},warmup";
+            }
+
+            _ = Task.Run(() => item.c.RunAsync(endpoints[silo], path, stop.Token));
+            return item.c.Connected;
+        }).ToArray();
+        await Task.WhenAll(opening).WaitAsync(TimeSpan.FromSeconds(60));
+    }
+
+    var connectTime = connectClock.Elapsed;
+    var rssConnected = servers.Sum(s => s.ResidentBytes());
+
+    // Open-loop publisher: event k is sent at start + k/R whatever the previous requests are doing, to silo k mod S.
+    using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 64 });
+    using var inFlight = new SemaphoreSlim(64);
+    var publishErrors = 0;
+
+    async Task<List<Task>> PublishAsync(int count, Func<int, string> tagOf, Action<int>? beforeSend)
+    {
+        var publishes = new List<Task>(count);
+        var start = Stopwatch.GetTimestamp();
+        for (var k = 0; k < count; k++)
+        {
+            var due = start + (long)(k / options.Rate * Stopwatch.Frequency);
+            var wait = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), due);
+            if (wait > TimeSpan.FromMilliseconds(2))
+            {
+                await Task.Delay(wait - TimeSpan.FromMilliseconds(1));
+            }
+
+            while (Stopwatch.GetTimestamp() < due)
+            {
+                Thread.SpinWait(20);
+            }
+
+            await inFlight.WaitAsync();
+            var number = k;
+            publishes.Add(Task.Run(async () =>
+            {
+                try
+                {
+                    using var content = new StringContent($"{{\"tags\":[\"{tagOf(number)}\"]}}", Encoding.UTF8, "application/json");
+                    beforeSend?.Invoke(number);
+                    using var response = await http.PostAsync(new Uri(urls[number % silos], "/api/cache/invalidate"), content);
+                    if (!response.IsSuccessStatusCode)
+                    {
+                        Interlocked.Increment(ref publishErrors);
+                    }
+                }
+                catch (HttpRequestException)
                 {
                     Interlocked.Increment(ref publishErrors);
                 }
-            }
-            catch (HttpRequestException)
-            {
-                Interlocked.Increment(ref publishErrors);
-            }
-            finally
-            {
-                inFlight.Release();
-            }
-        }));
+                finally
+                {
+                    inFlight.Release();
+                }
+            }));
+        }
+
+        return publishes;
     }
 
-    return publishes;
-}
-
-if (options.Warmup > 0)
-{
-    await Task.WhenAll(await PublishAsync(options.Warmup, "warmup-", null));
-    await Task.Delay(500);
-}
-
-var cpuBefore = server?.CpuTime() ?? TimeSpan.Zero;
-var wallBefore = Stopwatch.GetTimestamp();
-var start = Stopwatch.GetTimestamp();
-var publishes = await PublishAsync(options.Events, "bench-", ledger.MarkSent);
-await Task.WhenAll(publishes);
-var expected = (long)options.Connections * options.Events;
-var drainClock = Stopwatch.StartNew();
-var lastCount = -1L;
-var lastProgress = Stopwatch.StartNew();
-while (ledger.Delivered < expected && lastProgress.Elapsed < options.Drain)
-{
-    await Task.Delay(20);
-    if (ledger.Delivered != lastCount)
+    if (options.Warmup > 0)
     {
-        lastCount = ledger.Delivered;
-        lastProgress.Restart();
+        await Task.WhenAll(await PublishAsync(options.Warmup, k => options.Groups > 0 ? "warmup" : $"warmup-{k}", null));
+        await Task.Delay(500);
     }
+
+    var before = await DiagnosticsAsync(http, urls);
+    var cpuBefore = servers.Aggregate(TimeSpan.Zero, (sum, s) => sum + s.CpuTime());
+    var wallBefore = Stopwatch.GetTimestamp();
+    var publishes = await PublishAsync(
+        options.Events,
+        options.Groups > 0 ? k => $"bench-t{k % options.Groups}" : k => $"bench-{k}",
+        ledger.MarkSent);
+    await Task.WhenAll(publishes);
+
+    var expected = ledger.Expected;
+    var lastCount = -1L;
+    var lastProgress = Stopwatch.StartNew();
+    while (ledger.Delivered < expected && lastProgress.Elapsed < options.Drain)
+    {
+        await Task.Delay(20);
+        if (ledger.Delivered != lastCount)
+        {
+            lastCount = ledger.Delivered;
+            lastProgress.Restart();
+        }
+    }
+
+    var wallAfter = Stopwatch.GetTimestamp();
+    var cpuAfter = servers.Aggregate(TimeSpan.Zero, (sum, s) => sum + s.CpuTime());
+    var rssEnd = servers.Sum(s => s.ResidentBytes());
+    var after = await DiagnosticsAsync(http, urls);
+    var failed = connections.Count(c => c.Failed);
+    await stop.CancelAsync();
+    foreach (var connection in connections)
+    {
+        connection.Dispose();
+    }
+
+    var activeSeconds = Stopwatch.GetElapsedTime(wallBefore, Math.Max(ledger.LastDeliveryAt, wallBefore + 1)).TotalSeconds;
+    var wallSeconds = Stopwatch.GetElapsedTime(wallBefore, wallAfter).TotalSeconds;
+    string F(double value) => value.ToString("0.0", CultureInfo.InvariantCulture);
+    string Mb(long bytes) => (bytes / 1024.0 / 1024.0).ToString("0", CultureInfo.InvariantCulture);
+    var serverFigures = servers.Count == 0
+        ? "server_rss=n/a server_cpu=n/a"
+        : $"server_rss={Mb(rssEnd)}MB rss_connected={Mb(rssConnected)}MB bytes_per_conn={(rssConnected / options.Connections).ToString(CultureInfo.InvariantCulture)} " +
+          $"server_cpu={F((cpuAfter - cpuBefore).TotalSeconds / wallSeconds * 100)}%";
+    var streamFigures = before is null || after is null
+        ? ""
+        : $" silos={silos} stream_messages={after.Value.Messages - before.Value.Messages} broadcast_design={(long)options.Events * silos} gaps={after.Value.Gaps - before.Value.Gaps}";
+    Console.WriteLine(
+        $"connections={options.Connections} events={options.Events} rate={F(options.Rate)}/s expected={expected} delivered={ledger.Delivered} " +
+        $"lost={expected - ledger.Delivered} duplicates={ledger.Duplicates} strays={ledger.Strays} failed_conns={failed} publish_errors={publishErrors} " +
+        $"p50={F(ledger.Latency.Percentile(50))}ms p99={F(ledger.Latency.Percentile(99))}ms max={F(ledger.Latency.MaxMilliseconds)}ms " +
+        $"deliveries/s={(ledger.Delivered / activeSeconds).ToString("0", CultureInfo.InvariantCulture)} connect_time={F(connectTime.TotalSeconds)}s {serverFigures}{streamFigures}");
+    return ledger.Delivered == expected && ledger.Duplicates == 0 && ledger.Strays == 0 ? 0 : 1;
 }
 
-var wallAfter = Stopwatch.GetTimestamp();
-var cpuAfter = server?.CpuTime() ?? TimeSpan.Zero;
-var rssEnd = server?.ResidentBytes() ?? 0;
-var failed = connections.Count(c => c.Failed);
-await stop.CancelAsync();
-foreach (var connection in connections)
+// With --partition, silo s holds only groups g ≡ s (mod silos), so an event concerns one silo.
+static int GroupOf(int connection, int silo, int silos, BenchOptions options) => options.Partition
+    ? silo + silos * (connection / silos % (options.Groups / silos))
+    : connection % options.Groups;
+
+static async Task<(long Messages, long Gaps)?> DiagnosticsAsync(HttpClient http, Uri[] urls)
 {
-    connection.Dispose();
+    long messages = 0, gaps = 0;
+    foreach (var url in urls)
+    {
+        try
+        {
+            var diagnostics = await http.GetFromJsonAsync<Diagnostics>(new Uri(url, "/api/cache-events/diagnostics"));
+            messages += diagnostics!.StreamMessages;
+            gaps += diagnostics.Gaps;
+        }
+        catch (HttpRequestException)
+        {
+            return null;
+        }
+    }
+
+    return (messages, gaps);
 }
 
-var activeSeconds = Stopwatch.GetElapsedTime(start, Math.Max(ledger.LastDeliveryAt, start + 1)).TotalSeconds;
-var wallSeconds = Stopwatch.GetElapsedTime(wallBefore, wallAfter).TotalSeconds;
-string F(double value) => value.ToString("0.0", CultureInfo.InvariantCulture);
-string Mb(long bytes) => (bytes / 1024.0 / 1024.0).ToString("0", CultureInfo.InvariantCulture);
-var serverFigures = server is null
-    ? "server_rss=n/a server_cpu=n/a"
-    : $"server_rss={Mb(rssEnd)}MB rss_connected={Mb(rssConnected)}MB bytes_per_conn={(rssConnected / options.Connections).ToString(CultureInfo.InvariantCulture)} " +
-      $"server_cpu={F((cpuAfter - cpuBefore).TotalSeconds / wallSeconds * 100)}%";
-Console.WriteLine(
-    $"connections={options.Connections} events={options.Events} rate={F(options.Rate)}/s expected={expected} delivered={ledger.Delivered} " +
-    $"lost={expected - ledger.Delivered} duplicates={ledger.Duplicates} strays={ledger.Strays} failed_conns={failed} publish_errors={publishErrors} " +
-    $"p50={F(ledger.Latency.Percentile(50))}ms p99={F(ledger.Latency.Percentile(99))}ms max={F(ledger.Latency.MaxMilliseconds)}ms " +
-    $"deliveries/s={(ledger.Delivered / activeSeconds).ToString("0", CultureInfo.InvariantCulture)} connect_time={F(connectTime.TotalSeconds)}s {serverFigures}");
-return ledger.Delivered == expected && ledger.Duplicates == 0 ? 0 : 1;
+internal sealed record Diagnostics(long StreamMessages, long Gaps);

@@ -12,19 +12,23 @@ internal sealed class ServerProcess : IAsyncDisposable
 {
     private readonly Process _process;
 
-    private ServerProcess(Process process, Uri url)
+    private ServerProcess(Process process, Uri url, int siloPort)
     {
         _process = process;
         Url = url;
+        SiloPort = siloPort;
     }
 
     public Uri Url { get; }
 
+    public int SiloPort { get; }
+
     public int Id => _process.Id;
 
-    public static async Task<ServerProcess> StartAsync(string executable, IEnumerable<string> args, bool verbose, TimeSpan timeout)
+    public static async Task<ServerProcess> StartAsync(string executable, IEnumerable<string> args, bool verbose, TimeSpan timeout, string clusterId, int? primarySiloPort = null)
     {
         var port = FreePort();
+        var siloPort = FreePort();
         var url = new Uri($"http://127.0.0.1:{port}");
         var start = new ProcessStartInfo(Path.Combine(AppContext.BaseDirectory, executable))
         {
@@ -37,10 +41,10 @@ internal sealed class ServerProcess : IAsyncDisposable
             "--urls", url.ToString(),
             "--environment", "Production",
             "--Logging:LogLevel:Default", "Warning",
-            "--Orleans:SiloPort", FreePort().ToString(),
+            "--Orleans:SiloPort", siloPort.ToString(),
             "--Orleans:GatewayPort", FreePort().ToString(),
-            "--Orleans:ClusterId", "bench-" + Guid.NewGuid().ToString("N")[..8],
-        }.Concat(args))
+            "--Orleans:ClusterId", clusterId,
+        }.Concat(primarySiloPort is { } primary ? ["--Orleans:PrimarySiloPort", primary.ToString()] : []).Concat(args))
         {
             start.ArgumentList.Add(arg);
         }
@@ -51,7 +55,7 @@ internal sealed class ServerProcess : IAsyncDisposable
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
 
-        var server = new ServerProcess(process, url);
+        var server = new ServerProcess(process, url, siloPort);
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
         var deadline = Stopwatch.StartNew();
         while (true)

@@ -159,6 +159,12 @@ internal sealed class SseLoadConnection(int index, DeliveryLedger ledger) : IDis
             while ((at = line.IndexOf(s_benchPrefix)) >= 0)
             {
                 line = line[(at + s_benchPrefix.Length)..];
+                var grouped = !line.IsEmpty && line[0] == (byte)'t';
+                if (grouped)
+                {
+                    line = line[1..];
+                }
+
                 long number = 0;
                 var digits = 0;
                 while (digits < line.Length && line[digits] is >= (byte)'0' and <= (byte)'9')
@@ -167,7 +173,11 @@ internal sealed class SseLoadConnection(int index, DeliveryLedger ledger) : IDis
                     digits++;
                 }
 
-                if (digits > 0)
+                if (digits > 0 && grouped)
+                {
+                    ledger.ReceivedGroup(index, number, now);
+                }
+                else if (digits > 0)
                 {
                     ledger.Received(index, number, now);
                 }

@@ -35,8 +35,14 @@ public static partial class CacheEventsEndpoint
             .WithSummary("Add or remove interests of an open stream.")
             .ProducesValidationProblem()
             .ProducesProblem(StatusCodes.Status404NotFound);
+        group.MapGet("/diagnostics", Diagnostics)
+            .WithName("CacheEventsDiagnostics")
+            .WithSummary("This silo's counters: connections, stream subscriptions and messages, events, deliveries, gaps.");
         return group;
     }
+
+    private static SiloDiagnostics Diagnostics(ConnectionRegistry registry, TopicSubscriptions subscriptions, CountCachulaMetrics metrics) =>
+        new(subscriptions.SiloId, registry.Count, subscriptions.Count, metrics.StreamMessages, metrics.Events, metrics.Deliveries, metrics.Gaps);
 
     private static async Task<IResult> StreamAsync(
         HttpContext context,
@@ -159,6 +165,16 @@ public static partial class CacheEventsEndpoint
     [LoggerMessage(Level = LogLevel.Debug, Message = "Connection {ConnectionId} of tenant {Tenant} closed (too slow: {Overflowed})")]
     private static partial void LogDisconnected(ILogger logger, string connectionId, string tenant, bool overflowed);
 }
+
+/// <summary>One silo's counters since it started.</summary>
+/// <param name="Silo">The silo's id.</param>
+/// <param name="Connections">Open SSE connections.</param>
+/// <param name="StreamSubscriptions">Streams the silo reads.</param>
+/// <param name="StreamMessages">Stream messages that reached the silo, every copy counted.</param>
+/// <param name="Events">Distinct events dispatched.</param>
+/// <param name="Deliveries">Events queued on connections.</param>
+/// <param name="Gaps">Events given up on because they never arrived.</param>
+public sealed record SiloDiagnostics(string Silo, int Connections, int StreamSubscriptions, long StreamMessages, long Events, long Deliveries, long Gaps);
 
 /// <summary>The data of the <c>connected</c> event.</summary>
 /// <param name="ConnectionId">The connection's id.</param>

@@ -14,6 +14,11 @@ public sealed class CountCachulaMetrics
     private readonly UpDownCounter<long> _subscriptions;
     private readonly UpDownCounter<long> _connections;
     private readonly Counter<long> _gaps;
+    private readonly Counter<long> _streamMessages;
+    private long _streamMessageCount;
+    private long _eventCount;
+    private long _deliveryCount;
+    private long _gapCount;
 
     /// <summary>Creates the instruments on a meter from <paramref name="meterFactory"/>.</summary>
     public CountCachulaMetrics(IMeterFactory meterFactory)
@@ -24,14 +29,42 @@ public sealed class CountCachulaMetrics
         _overflows = meter.CreateCounter<long>("countcachula.connections.overflowed", description: "Connections dropped because their client fell too far behind.");
         _subscriptions = meter.CreateUpDownCounter<long>("countcachula.stream.subscriptions", description: "Stream subscriptions this silo holds.");
         _connections = meter.CreateUpDownCounter<long>("countcachula.connections", description: "Open SSE connections on this silo.");
+        _streamMessages = meter.CreateCounter<long>("countcachula.stream.messages", description: "Stream messages that reached this silo, duplicates and strays included.");
         _gaps = meter.CreateCounter<long>("countcachula.events.gaps", description: "Events given up on after they failed to arrive in order.");
     }
 
-    internal void EventReceived(CacheEventKind kind) =>
-        _eventsReceived.Add(1, new KeyValuePair<string, object?>("kind", kind == CacheEventKind.Invalidate ? "invalidate" : "preload-hint"));
+    /// <summary>Stream messages that reached this silo so far (each copy counts).</summary>
+    public long StreamMessages => Interlocked.Read(ref _streamMessageCount);
+
+    /// <summary>Distinct events dispatched on this silo so far.</summary>
+    public long Events => Interlocked.Read(ref _eventCount);
+
+    /// <summary>Events queued on connections so far.</summary>
+    public long Deliveries => Interlocked.Read(ref _deliveryCount);
+
+    /// <summary>Missing events given up on so far.</summary>
+    public long Gaps => Interlocked.Read(ref _gapCount);
+
+    internal void StreamMessageReceived()
+    {
+        Interlocked.Increment(ref _streamMessageCount);
+        _streamMessages.Add(1);
+    }
+
+    internal void EventReceived(CacheEventKind kind)
+    {
+        Interlocked.Increment(ref _eventCount);
+        _eventsReceived.Add(1, new KeyValuePair<string, object?>("kind", kind switch
+        {
+            CacheEventKind.Invalidate => "invalidate",
+            CacheEventKind.PreloadHint => "preload-hint",
+            _ => "custom",
+        }));
+    }
 
     internal void Delivered(int delivered, int overflowed)
     {
+        Interlocked.Add(ref _deliveryCount, delivered);
         _deliveries.Add(delivered);
         if (overflowed > 0)
         {
@@ -41,7 +74,11 @@ public sealed class CountCachulaMetrics
 
     internal void SubscriptionOpened() => _subscriptions.Add(1);
 
-    internal void GapSkipped() => _gaps.Add(1);
+    internal void GapSkipped()
+    {
+        Interlocked.Increment(ref _gapCount);
+        _gaps.Add(1);
+    }
 
     internal void SubscriptionClosed() => _subscriptions.Add(-1);
 

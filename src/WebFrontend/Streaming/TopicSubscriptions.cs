@@ -204,6 +204,7 @@ public sealed partial class TopicSubscriptions(
 
     private Task OnNextAsync(CacheEvent cacheEvent, StreamSequenceToken? token)
     {
+        metrics.StreamMessageReceived();
         SequenceFor(cacheEvent.Tenant).Offer(cacheEvent);
         return Task.CompletedTask;
     }
