@@ -32,7 +32,15 @@ internal sealed class DeliveryLedger(int connections, int events, int groups = 0
         ? (long)connections * events
         : _groupOf.Sum(g => (long)((events - g + groups - 1) / groups));
 
-    public void AssignGroup(int connection, int group) => _groupOf[connection] = group;
+    /// <summary>
+    /// Puts a grouped connection in <paramref name="group"/>; its first <paramref name="warmupEvents"/> events of the
+    /// group are warm-up and not counted.
+    /// </summary>
+    public void AssignGroup(int connection, int group, int warmupEvents)
+    {
+        _groupOf[connection] = group;
+        _groupReceived[connection] = -warmupEvents;
+    }
 
     /// <summary>
     /// A grouped connection's n-th event of its group is event group + n × groups: the hub keeps each connection's
@@ -47,6 +55,11 @@ internal sealed class DeliveryLedger(int connections, int events, int groups = 0
         }
 
         var n = _groupReceived[connection]++;
+        if (n < 0)
+        {
+            return;
+        }
+
         Received(connection, group + (long)n * groups, now);
     }
 

@@ -64,9 +64,8 @@ static async Task<int> RunAsync(BenchOptions options, List<ServerProcess> server
             if (options.Groups > 0)
             {
                 var group = GroupOf(item.i, silo, silos, options);
-                ledger.AssignGroup(item.i, group);
-                // 'warmup' lets the warm-up events take the same path as the measured ones.
-                path += $"?tags=bench-t{group},warmup";
+                ledger.AssignGroup(item.i, group, WarmupRounds(options));
+                path += $"?tags=bench-t{group}";
             }
 
             _ = Task.Run(() => item.c.RunAsync(endpoints[silo], path, stop.Token));
@@ -131,7 +130,10 @@ static async Task<int> RunAsync(BenchOptions options, List<ServerProcess> server
 
     if (options.Warmup > 0)
     {
-        await Task.WhenAll(await PublishAsync(options.Warmup, k => options.Groups > 0 ? "warmup" : $"warmup-{k}", null));
+        // Grouped connections count their events, so warm-up there is whole rounds over every group's tag: it also
+        // opens each tag's stream path before the measured events take it.
+        var warmup = options.Groups > 0 ? WarmupRounds(options) * options.Groups : options.Warmup;
+        await Task.WhenAll(await PublishAsync(warmup, k => options.Groups > 0 ? $"bench-t{k % options.Groups}" : $"warmup-{k}", null));
         await Task.Delay(500);
     }
 
@@ -186,6 +188,9 @@ static async Task<int> RunAsync(BenchOptions options, List<ServerProcess> server
         $"deliveries/s={(ledger.Delivered / activeSeconds).ToString("0", CultureInfo.InvariantCulture)} connect_time={F(connectTime.TotalSeconds)}s {serverFigures}{streamFigures}");
     return ledger.Delivered == expected && ledger.Duplicates == 0 && ledger.Strays == 0 ? 0 : 1;
 }
+
+static int WarmupRounds(BenchOptions options) =>
+    options.Groups == 0 || options.Warmup == 0 ? 0 : Math.Max(1, options.Warmup / options.Groups);
 
 // With --partition, silo s holds only groups g ≡ s (mod silos), so an event concerns one silo.
 static int GroupOf(int connection, int silo, int silos, BenchOptions options) => options.Partition

@@ -4,7 +4,8 @@ namespace CountCachula.WebFrontend.Streaming;
 /// Puts one tenant's events back in order for this silo. The hub stamps every event with, per receiving silo, the
 /// previous event it sent that silo; events can reach a silo over several streams in any order, so an event is
 /// dispatched only once its predecessor has been, and a second copy of an event is dropped. A predecessor that never
-/// comes (its stream was left while it was in flight) is given up after <paramref name="gapTimeout"/>.
+/// comes in time (its stream was left while it was in flight, or the silo is overloaded) is given up after
+/// <paramref name="gapTimeout"/>; if it turns up later after all, it is still dispatched, late rather than lost.
 /// </summary>
 /// <param name="siloId">This silo's id in the hub's stamps.</param>
 /// <param name="gapTimeout">How long an event waits for a missing predecessor before it is dispatched anyway.</param>
@@ -14,6 +15,9 @@ public sealed class SiloSequence(string siloId, TimeSpan gapTimeout, Action<Cach
 {
     private readonly Lock _lock = new();
     private readonly SortedDictionary<long, (CacheEvent Event, long Previous, long HeldAt)> _held = [];
+
+    // Predecessors given up on, with the sequence dispatched before them: if one arrives late it still goes out.
+    private readonly Dictionary<long, long> _givenUp = [];
     private long _last;
     private bool _started;
     private Timer? _gapTimer;
@@ -58,6 +62,18 @@ public sealed class SiloSequence(string siloId, TimeSpan gapTimeout, Action<Cach
 
         lock (_lock)
         {
+            if (_givenUp.Remove(cacheEvent.Sequence, out var floor))
+            {
+                // Late, not lost: send it, and keep waiting for its own predecessor if that was missing too.
+                if (previous > floor && previous < cacheEvent.Sequence)
+                {
+                    _givenUp[previous] = floor;
+                }
+
+                dispatch(cacheEvent);
+                return;
+            }
+
             if (cacheEvent.Sequence <= _last || _held.ContainsKey(cacheEvent.Sequence))
             {
                 return;
@@ -91,8 +107,14 @@ public sealed class SiloSequence(string siloId, TimeSpan gapTimeout, Action<Cach
                 return;
             }
 
-            // The predecessor is not coming: accept the gap and carry on from here.
+            // The predecessor is not coming in time: carry on from here, but let it through if it turns up.
             gapSkipped(oldest.Previous);
+            if (_givenUp.Count >= 4096)
+            {
+                _givenUp.Clear();
+            }
+
+            _givenUp[oldest.Previous] = _last;
             _held.Remove(sequence);
             DispatchLocked(oldest.Event);
             DrainLocked();

@@ -62,6 +62,27 @@ public sealed class SiloSequenceTests
         Assert.Equal(3, sequence.Last);
     }
 
+    [Fact]
+    public async Task A_predecessor_given_up_on_that_arrives_late_is_still_dispatched_once()
+    {
+        var dispatched = new List<long>();
+        var gap = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var sequence = new SiloSequence(Silo, TimeSpan.FromMilliseconds(50), e => { lock (dispatched) { dispatched.Add(e.Sequence); } }, _ => gap.TrySetResult());
+        sequence.Start(1);
+
+        sequence.Offer(Event(4, previous: 3));
+        await gap.Task.WaitAsync(TimeSpan.FromSeconds(20));
+        sequence.Offer(Event(3, previous: 2));   // late, and its own predecessor is missing too
+        sequence.Offer(Event(2, previous: 1));   // later still
+        sequence.Offer(Event(3, previous: 2));   // a second copy
+        sequence.Offer(Event(5, previous: 4));
+
+        lock (dispatched)
+        {
+            Assert.Equal([4, 3, 2, 5], dispatched);
+        }
+    }
+
     private static CacheEvent Event(long sequence, long previous, string silo = Silo) => new()
     {
         Tenant = "t",
