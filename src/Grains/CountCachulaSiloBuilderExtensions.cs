@@ -31,7 +31,8 @@ public static class CountCachulaSiloBuilderExtensions
         {
             o.StreamPollInterval = options.StreamPollInterval;
             o.StreamQueueCount = options.StreamQueueCount;
-            o.DebounceWindow = options.DebounceWindow;
+            o.DebouncedTenants = new HashSet<string>(options.DebouncedTenants, StringComparer.Ordinal);
+            o.DefaultDebounceWindow = options.DefaultDebounceWindow;
             o.DebounceWindows = new Dictionary<string, TimeSpan>(options.DebounceWindows, StringComparer.Ordinal);
         });
         builder.AddMemoryStreams(CacheTopics.StreamProvider, streams =>

@@ -17,17 +17,20 @@ public sealed class CountCachulaSiloOptions
     public int StreamQueueCount { get; set; } = 1;
 
     /// <summary>
-    /// The debounce window of tenants not named in <see cref="DebounceWindows"/>; zero (the default) sends every
-    /// invalidation at once.
+    /// Tenants whose invalidations are debounced with <see cref="DefaultDebounceWindow"/> (<c>*</c>: every tenant):
+    /// invalidations within one window are sent as one event with the union of their tags. Off for everyone by default.
     /// </summary>
-    public TimeSpan DebounceWindow { get; set; } = TimeSpan.Zero;
+    public HashSet<string> DebouncedTenants { get; set; } = new(StringComparer.Ordinal);
 
-    /// <summary>
-    /// Per-tenant debounce windows: invalidations within a window are sent as one event with the union of their tags
-    /// (the specification's "Debounced Invalidation" uses 100 ms).
-    /// </summary>
+    /// <summary>The debounce window of a debounced tenant, 100 ms as in the specification's "Debounced Invalidation".</summary>
+    public TimeSpan DefaultDebounceWindow { get; set; } = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>Per-tenant debounce windows, for tenants that need a window other than the default.</summary>
     public Dictionary<string, TimeSpan> DebounceWindows { get; set; } = new(StringComparer.Ordinal);
 
-    /// <summary>The debounce window of <paramref name="tenant"/>.</summary>
-    public TimeSpan DebounceWindowFor(string tenant) => DebounceWindows.TryGetValue(tenant, out var window) ? window : DebounceWindow;
+    /// <summary>The debounce window of <paramref name="tenant"/>; zero when its invalidations are sent at once.</summary>
+    public TimeSpan DebounceWindowFor(string tenant) =>
+        DebounceWindows.TryGetValue(tenant, out var window) ? window
+        : DebouncedTenants.Contains(tenant) || DebouncedTenants.Contains("*") ? DefaultDebounceWindow
+        : TimeSpan.Zero;
 }

@@ -7,12 +7,14 @@ namespace CountCachula.Tests.Grains;
 [Collection(ClusterCollection.Name)]
 public sealed class HubFeaturesTests(ClusterFixture fixture)
 {
-    [Fact]
-    public async Task Invalidations_within_the_debounce_window_become_one_event_with_the_union()
+    [Theory]
+    [InlineData(ClusterFixture.DebouncedTenant)]
+    [InlineData(ClusterFixture.DefaultDebouncedTenant)]
+    public async Task Invalidations_within_the_debounce_window_become_one_event_with_the_union(string tenant)
     {
-        await using var received = await StreamProbe.SubscribeAsync(fixture.Client, ClusterFixture.DebouncedTenant, ListenerRoute.Broadcast);
+        await using var received = await StreamProbe.SubscribeAsync(fixture.Client, tenant, ListenerRoute.Broadcast);
         {
-            var hub = fixture.Client.GetGrain<ICacheHubGrain>(ClusterFixture.DebouncedTenant);
+            var hub = fixture.Client.GetGrain<ICacheHubGrain>(tenant);
             await Task.WhenAll(
                 hub.Invalidate(["a", "b"]),
                 hub.Invalidate(["b", "c"]),
@@ -26,6 +28,20 @@ public sealed class HubFeaturesTests(ClusterFixture fixture)
             var next = await received.NextAsync("waiting for the event of the next window");
             Assert.Equal(["after-window"], next.Items);
         }
+    }
+
+    [Fact]
+    public async Task Tenants_not_configured_for_debouncing_send_each_invalidation_at_once()
+    {
+        var tenant = "plain-" + Guid.NewGuid().ToString("N")[..8];
+        await using var received = await StreamProbe.SubscribeAsync(fixture.Client, tenant, ListenerRoute.Broadcast);
+        var hub = fixture.Client.GetGrain<ICacheHubGrain>(tenant);
+
+        await hub.Invalidate(["a"]);
+        await hub.Invalidate(["b"]);
+
+        Assert.Equal(["a"], (await received.NextAsync("first invalidation")).Items);
+        Assert.Equal(["b"], (await received.NextAsync("second invalidation")).Items);
     }
 
     [Fact]

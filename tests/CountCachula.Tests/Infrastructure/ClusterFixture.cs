@@ -10,6 +10,9 @@ public sealed class ClusterFixture : IAsyncLifetime
     /// <summary>The tenant configured with a 300 ms debounce window.</summary>
     public const string DebouncedTenant = "debounced";
 
+    /// <summary>A tenant debounced with the default window (100 ms).</summary>
+    public const string DefaultDebouncedTenant = "debounced-default";
+
     public TestCluster Cluster { get; private set; } = null!;
 
     public IClusterClient Client => Cluster.Client;
@@ -29,7 +32,11 @@ public sealed class ClusterFixture : IAsyncLifetime
     {
         public void Configure(ISiloBuilder siloBuilder)
         {
-            siloBuilder.AddCountCachula(o => o.DebounceWindows[DebouncedTenant] = TimeSpan.FromMilliseconds(300));
+            siloBuilder.AddCountCachula(o =>
+            {
+                o.DebounceWindows[DebouncedTenant] = TimeSpan.FromMilliseconds(300);
+                o.DebouncedTenants.Add(DefaultDebouncedTenant);
+            });
             // Reminders normally tick at most once a minute; tests need a schedule to fire within seconds.
             siloBuilder.Configure<ReminderOptions>(o => o.MinimumReminderPeriod = TimeSpan.FromSeconds(1));
         }
