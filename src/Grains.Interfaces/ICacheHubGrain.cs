@@ -43,6 +43,13 @@ public interface ICacheHubGrain : IGrainWithStringKey
     Task<IReadOnlyList<ScheduledInvalidation>> GetScheduledInvalidations();
 
     /// <summary>
+    /// What happened after <paramref name="afterSequence"/> (an SSE <c>Last-Event-ID</c>) or, when that is null, after
+    /// <paramref name="since"/>, from the retained history. An id the hub never issued, or a point older than the
+    /// history, gives an incomplete answer.
+    /// </summary>
+    Task<CacheReplay> Replay(long? afterSequence, DateTime? since);
+
+    /// <summary>
     /// Records that the silo <paramref name="listenerId"/> starts (<paramref name="listening"/> true) or stops reading
     /// the stream of <paramref name="route"/>. Called through the topic and broadcast grains; the hub addresses an
     /// event to a stream, and stamps it for a silo, only while some silo reads it.

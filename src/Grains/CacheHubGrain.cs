@@ -17,6 +17,7 @@ namespace CountCachula.Grains;
 public sealed partial class CacheHubGrain(
     [PersistentState("schedules", CacheTopics.Storage)] IPersistentState<HubSchedules> schedules,
     [PersistentState("routes", CacheTopics.Storage)] IPersistentState<HubRoutes> routes,
+    [PersistentState("history", CacheTopics.Storage)] IPersistentState<HistoryIndex> history,
     IOptions<CountCachulaSiloOptions> options,
     ILogger<CacheHubGrain> logger) : Grain, ICacheHubGrain, IRemindable
 {
@@ -28,13 +29,26 @@ public sealed partial class CacheHubGrain(
     private long _sequence;
 
     /// <inheritdoc />
-    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        // Until the sequence is persisted, start each activation from the clock (µs since the epoch) so ids keep
-        // increasing across activations and silos, and a silo's de-duplication never mistakes a new event for an old one.
+        // Continue after the last stored event; and never below the clock (µs since the epoch), so ids still rise if
+        // the storage was lost, and an id from before that can never be mistaken for a new one.
         _sequence = Math.Max(_sequence, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1000);
+        if (history.State.Segments.Count > 0)
+        {
+            // The index is written when a segment starts; the newest segment itself knows how far it got.
+            var current = history.State.Segments[^1];
+            var events = await Segment(current.Number).Read(0);
+            if (events.Count > 0)
+            {
+                current.Count = events.Count;
+                current.LastSequence = events[^1].Sequence;
+                current.LastAtUtc = events[^1].PublishedAtUtc;
+                _sequence = Math.Max(_sequence, current.LastSequence);
+            }
+        }
+
         _debounceWindow = options.Value.DebounceWindowFor(this.GetPrimaryKeyString());
-        return Task.CompletedTask;
     }
 
     /// <inheritdoc />
@@ -191,9 +205,17 @@ public sealed partial class CacheHubGrain(
         return tags.Length == 0 ? Task.CompletedTask : PublishAsync(NextEvent(CacheEventKind.Invalidate, tags));
     }
 
-    private Task PublishAsync(CacheEvent cacheEvent)
+    private async Task PublishAsync(CacheEvent cacheEvent)
     {
         LogPublishing(logger, cacheEvent.Tenant, cacheEvent.Sequence, cacheEvent.Kind, cacheEvent.Items.Count);
+
+        // Stored before it is sent: anything a browser or a silo misses can be replayed from here.
+        await RecordAsync(cacheEvent);
+        await RouteAsync(cacheEvent);
+    }
+
+    private Task RouteAsync(CacheEvent cacheEvent)
+    {
         var table = routes.State;
         var address = cacheEvent.AddressTags;
         var toNotices = (address is null || address.Contains("*")) && table.Notices.Count > 0;
@@ -256,6 +278,80 @@ public sealed partial class CacheHubGrain(
         return Task.WhenAll(deliveries);
     }
 
+    /// <inheritdoc />
+    public async Task<CacheReplay> Replay(long? afterSequence, DateTime? since)
+    {
+        var index = history.State;
+        var incomplete = new CacheReplay { Complete = false, Events = [], Through = _sequence };
+        var covered = afterSequence is { } after
+            ? index.Segments.Count > 0 && after >= index.FloorSequence && after <= _sequence
+            : since is { } time && index.Segments.Count > 0 && time >= index.FloorAtUtc;
+        if (!covered)
+        {
+            // Nothing was ever recorded, the point is older than what is kept, or it was never issued.
+            return afterSequence == _sequence ? incomplete with { Complete = true } : incomplete;
+        }
+
+        var events = new List<CacheEvent>();
+        foreach (var info in index.Segments)
+        {
+            if (info.LastSequence > (afterSequence ?? 0) && (since is null || info.LastAtUtc > since))
+            {
+                var read = await Segment(info.Number).Read(afterSequence ?? 0);
+                events.AddRange(since is { } t ? read.Where(e => e.PublishedAtUtc > t) : read);
+            }
+        }
+
+        return new CacheReplay { Complete = true, Events = events, Through = _sequence };
+    }
+
+    private async Task RecordAsync(CacheEvent cacheEvent)
+    {
+        var index = history.State;
+        var settings = options.Value;
+        if (index.Segments.Count == 0)
+        {
+            index.FloorSequence = cacheEvent.Sequence - 1;
+            index.FloorAtUtc = cacheEvent.PublishedAtUtc;
+        }
+
+        if (index.Segments.Count == 0 || index.Segments[^1].Count >= settings.HistorySegmentSize)
+        {
+            var number = index.Segments.Count == 0 ? 0 : index.Segments[^1].Number + 1;
+            index.Segments.Add(new HistorySegmentInfo { Number = number, FirstSequence = cacheEvent.Sequence });
+            await TrimAsync(index, settings, cacheEvent.PublishedAtUtc);
+        }
+
+        var current = index.Segments[^1];
+        await Segment(current.Number).Append(cacheEvent);
+        current.Count++;
+        current.LastSequence = cacheEvent.Sequence;
+        current.LastAtUtc = cacheEvent.PublishedAtUtc;
+        if (current.Count == 1)
+        {
+            await history.WriteStateAsync();
+        }
+    }
+
+    /// <summary>Drops whole segments beyond the configured count or age; the floor records what was dropped.</summary>
+    private async Task TrimAsync(HistoryIndex index, CountCachulaSiloOptions settings, DateTime now)
+    {
+        var maxSegments = Math.Max(2, (settings.HistoryMaxEvents + settings.HistorySegmentSize - 1) / settings.HistorySegmentSize + 1);
+        while (index.Segments.Count > 1 && (index.Segments.Count > maxSegments || now - index.Segments[0].LastAtUtc > settings.HistoryMaxAge))
+        {
+            var dropped = index.Segments[0];
+            index.Segments.RemoveAt(0);
+            index.FloorSequence = dropped.LastSequence;
+            index.FloorAtUtc = dropped.LastAtUtc;
+            await Segment(dropped.Number).Clear();
+        }
+
+        await history.WriteStateAsync();
+    }
+
+    private IHistorySegmentGrain Segment(long number) =>
+        GrainFactory.GetGrain<IHistorySegmentGrain>(string.Concat(this.GetPrimaryKeyString(), "/", number.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+
     private CacheEvent NextEvent(CacheEventKind kind, string[] items) => new()
     {
         Tenant = this.GetPrimaryKeyString(),
@@ -270,6 +366,40 @@ public sealed partial class CacheHubGrain(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Tenant {Tenant} invalidates schedule {Name} every {Period}")]
     private static partial void LogScheduled(ILogger logger, string tenant, string name, TimeSpan period);
+}
+
+/// <summary>Which history segments a tenant keeps, as the hub persists it.</summary>
+[GenerateSerializer]
+public sealed class HistoryIndex
+{
+    /// <summary>Retained segments, oldest first.</summary>
+    [Id(0)] public List<HistorySegmentInfo> Segments { get; set; } = [];
+
+    /// <summary>Every event after this sequence is retained (it is the newest one dropped, or the one before the first).</summary>
+    [Id(1)] public long FloorSequence { get; set; }
+
+    /// <summary>Every event after this time is retained.</summary>
+    [Id(2)] public DateTime FloorAtUtc { get; set; }
+}
+
+/// <summary>One retained history segment.</summary>
+[GenerateSerializer]
+public sealed class HistorySegmentInfo
+{
+    /// <summary>The segment's number in its grain key.</summary>
+    [Id(0)] public long Number { get; set; }
+
+    /// <summary>Its first event's sequence.</summary>
+    [Id(1)] public long FirstSequence { get; set; }
+
+    /// <summary>Its newest event's sequence (kept in memory, refreshed from the segment on activation).</summary>
+    [Id(2)] public long LastSequence { get; set; }
+
+    /// <summary>Its newest event's time.</summary>
+    [Id(3)] public DateTime LastAtUtc { get; set; }
+
+    /// <summary>How many events it holds.</summary>
+    [Id(4)] public int Count { get; set; }
 }
 
 /// <summary>Where the silos of one tenant listen, as the hub persists it.</summary>

@@ -22,6 +22,11 @@ public static class CountCachulaSiloBuilderExtensions
             throw new ArgumentOutOfRangeException(nameof(configure), $"{nameof(CountCachulaSiloOptions.StreamPollInterval)} must be positive.");
         }
 
+        if (options.HistoryMaxEvents < 1 || options.HistorySegmentSize < 1 || options.HistoryMaxAge <= TimeSpan.Zero)
+        {
+            throw new ArgumentOutOfRangeException(nameof(configure), "History limits (HistoryMaxEvents, HistorySegmentSize, HistoryMaxAge) must be positive.");
+        }
+
         if (options.StreamQueueCount < 1)
         {
             throw new ArgumentOutOfRangeException(nameof(configure), $"{nameof(CountCachulaSiloOptions.StreamQueueCount)} must be at least 1.");
@@ -33,6 +38,9 @@ public static class CountCachulaSiloBuilderExtensions
             o.StreamQueueCount = options.StreamQueueCount;
             o.DebouncedTenants = new HashSet<string>(options.DebouncedTenants, StringComparer.Ordinal);
             o.DefaultDebounceWindow = options.DefaultDebounceWindow;
+            o.HistoryMaxEvents = options.HistoryMaxEvents;
+            o.HistoryMaxAge = options.HistoryMaxAge;
+            o.HistorySegmentSize = options.HistorySegmentSize;
             o.DebounceWindows = new Dictionary<string, TimeSpan>(options.DebounceWindows, StringComparer.Ordinal);
         });
         builder.AddMemoryStreams(CacheTopics.StreamProvider, streams =>

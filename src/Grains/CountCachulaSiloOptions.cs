@@ -16,6 +16,15 @@ public sealed class CountCachulaSiloOptions
     /// </summary>
     public int StreamQueueCount { get; set; } = 1;
 
+    /// <summary>How many events of each tenant are kept for replay (at least; whole segments are dropped).</summary>
+    public int HistoryMaxEvents { get; set; } = 10_000;
+
+    /// <summary>How long events are kept for replay.</summary>
+    public TimeSpan HistoryMaxAge { get; set; } = TimeSpan.FromHours(24);
+
+    /// <summary>Events per stored history segment: the unit of each storage write and of trimming.</summary>
+    public int HistorySegmentSize { get; set; } = 500;
+
     /// <summary>
     /// Tenants whose invalidations are debounced with <see cref="DefaultDebounceWindow"/> (<c>*</c>: every tenant):
     /// invalidations within one window are sent as one event with the union of their tags. Off for everyone by default.

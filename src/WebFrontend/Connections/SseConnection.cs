@@ -80,17 +80,36 @@ public sealed class SseConnection
         return false;
     }
 
-    /// <summary>Writes queued frames to <paramref name="output"/> until the client goes away or a write fails.</summary>
-    public async Task RunAsync(PipeWriter output, CancellationToken cancellationToken)
+    /// <summary>
+    /// Writes <paramref name="first"/> (the connected event and any replay), then queued frames, to
+    /// <paramref name="output"/> until the client goes away or a write fails. Queued events up to
+    /// <paramref name="replayedThrough"/> were covered by the replay and are skipped, so the boundary between replay
+    /// and live has neither a gap nor a duplicate.
+    /// </summary>
+    public async Task RunAsync(PipeWriter output, IReadOnlyList<SseFrame> first, long replayedThrough, CancellationToken cancellationToken)
     {
         var reader = _queue.Reader;
         try
         {
+            foreach (var frame in first)
+            {
+                output.Write(frame.Bytes.Span);
+            }
+
+            var flushed = await output.FlushAsync(cancellationToken).ConfigureAwait(false);
+            if (flushed.IsCompleted || flushed.IsCanceled)
+            {
+                return;
+            }
+
             while (await reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
             {
                 while (reader.TryRead(out var frame))
                 {
-                    output.Write(frame.Bytes.Span);
+                    if (frame.Sequence == 0 || frame.Sequence > replayedThrough)
+                    {
+                        output.Write(frame.Bytes.Span);
+                    }
                 }
 
                 var flush = await output.FlushAsync(cancellationToken).ConfigureAwait(false);

@@ -48,6 +48,7 @@ public static partial class CacheEventsEndpoint
         HttpContext context,
         ConnectionRegistry registry,
         TopicSubscriptions subscriptions,
+        IGrainFactory grains,
         CountCachulaMetrics metrics,
         IOptions<CountCachulaOptions> options,
         ILoggerFactory loggerFactory)
@@ -82,7 +83,7 @@ public static partial class CacheEventsEndpoint
         var connection = new SseConnection(Guid.NewGuid().ToString("N"), tenant, settings.ConnectionQueueCapacity, context.Abort, format, interests);
         var retry = settings.RetryMilliseconds + (settings.RetryJitterMilliseconds > 0 ? Random.Shared.Next(settings.RetryJitterMilliseconds + 1) : 0);
         var connected = JsonSerializer.Serialize(new ConnectedData(connection.Id, tenant, DateTimeOffset.UtcNow), ConnectedJson.Default.ConnectedData);
-        connection.TryEnqueue(SseFrame.Create(id: null, "connected", connected, retry));
+        var connectedFrame = SseFrame.Create(id: null, "connected", connected, retry);
 
         var response = context.Response;
         response.ContentType = "text/event-stream";
@@ -96,7 +97,18 @@ public static partial class CacheEventsEndpoint
         LogConnected(logger, connection.Id, tenant);
         try
         {
-            await connection.RunAsync(response.BodyWriter, aborted);
+            // Registered first, so live events queue up while the hub says what was missed; the replay then covers
+            // everything up to its 'through' and the queue everything after.
+            List<SseFrame> first = [connectedFrame];
+            var through = 0L;
+            if (ReplayRequest.From(context.Request) is { } replay)
+            {
+                var (frames, replayedThrough) = await replay.ReplayAsync(grains, connection);
+                first.AddRange(frames);
+                through = replayedThrough;
+            }
+
+            await connection.RunAsync(response.BodyWriter, first, through, aborted);
         }
         finally
         {

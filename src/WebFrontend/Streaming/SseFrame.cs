@@ -10,11 +10,15 @@ namespace CountCachula.WebFrontend.Streaming;
 /// </summary>
 public sealed class SseFrame
 {
-    private SseFrame(byte[] bytes, DateTime publishedAtUtc)
+    private SseFrame(byte[] bytes, DateTime publishedAtUtc, long sequence)
     {
         Bytes = bytes;
         PublishedAtUtc = publishedAtUtc;
+        Sequence = sequence;
     }
+
+    /// <summary>The hub sequence of the event; 0 for frames the frontend makes itself (connected, heartbeat, reset).</summary>
+    public long Sequence { get; }
 
     /// <summary>The UTF-8 bytes of the event, ending with the blank line that dispatches it.</summary>
     public ReadOnlyMemory<byte> Bytes { get; }
@@ -29,7 +33,7 @@ public sealed class SseFrame
     /// Encodes an event. <paramref name="data"/> must not contain CR or NUL, and LF only separates data lines: every tag,
     /// route, name and custom payload is checked for that before it enters the hub, so nothing here can add a field.
     /// </summary>
-    public static SseFrame Create(string? id, string eventName, string data, int? retryMilliseconds = null, DateTime publishedAtUtc = default)
+    public static SseFrame Create(string? id, string eventName, string data, int? retryMilliseconds = null, DateTime publishedAtUtc = default, long sequence = 0)
     {
         var writer = new ArrayBufferWriter<byte>(64 + data.Length);
         if (retryMilliseconds is { } retry)
@@ -58,7 +62,7 @@ public sealed class SseFrame
         }
 
         Append(writer, "\n");
-        return new SseFrame(writer.WrittenSpan.ToArray(), publishedAtUtc);
+        return new SseFrame(writer.WrittenSpan.ToArray(), publishedAtUtc, sequence);
     }
 
     /// <summary>
@@ -70,12 +74,16 @@ public sealed class SseFrame
         var id = cacheEvent.Sequence.ToString(System.Globalization.CultureInfo.InvariantCulture);
         return cacheEvent.Kind switch
         {
-            CacheEventKind.Invalidate => Create(id, "invalidate", Join(items, format), publishedAtUtc: cacheEvent.PublishedAtUtc),
-            CacheEventKind.PreloadHint => Create(id, format == SseFormat.Json ? "preload" : "preload-hint", Join(items, format), publishedAtUtc: cacheEvent.PublishedAtUtc),
-            CacheEventKind.Custom => Create(id, cacheEvent.EventName!, cacheEvent.Data!, publishedAtUtc: cacheEvent.PublishedAtUtc),
+            CacheEventKind.Invalidate => Create(id, "invalidate", Join(items, format), publishedAtUtc: cacheEvent.PublishedAtUtc, sequence: cacheEvent.Sequence),
+            CacheEventKind.PreloadHint => Create(id, format == SseFormat.Json ? "preload" : "preload-hint", Join(items, format), publishedAtUtc: cacheEvent.PublishedAtUtc, sequence: cacheEvent.Sequence),
+            CacheEventKind.Custom => Create(id, cacheEvent.EventName!, cacheEvent.Data!, publishedAtUtc: cacheEvent.PublishedAtUtc, sequence: cacheEvent.Sequence),
             _ => throw new ArgumentOutOfRangeException(nameof(cacheEvent), cacheEvent.Kind, "Unknown event kind."),
         };
     }
+
+    /// <summary>An invalidation made by the frontend (a replay's union of missed tags), carrying id <paramref name="sequence"/>.</summary>
+    public static SseFrame Invalidation(IReadOnlyList<string> tags, SseFormat format, long sequence) =>
+        Create(sequence.ToString(System.Globalization.CultureInfo.InvariantCulture), "invalidate", Join(tags, format), sequence: sequence);
 
     private static string Join(IReadOnlyList<string> items, SseFormat format) => format == SseFormat.Json
         ? JsonSerializer.Serialize(items, FrameJson.Default.IReadOnlyListString)

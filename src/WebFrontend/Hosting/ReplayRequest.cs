@@ -1,0 +1,103 @@
+using System.Globalization;
+using CountCachula.WebFrontend.Connections;
+using CountCachula.WebFrontend.Interests;
+using CountCachula.WebFrontend.Streaming;
+
+namespace CountCachula.WebFrontend.Hosting;
+
+/// <summary>
+/// Where a reconnecting browser left off — the <c>Last-Event-ID</c> header, else a <c>lastEventId</c> query parameter,
+/// else <c>since=&lt;ISO-8601&gt;</c> (what <c>@countcachula/core</c> sends) — and the frames that catch it up.
+/// </summary>
+public sealed record ReplayRequest(long? AfterSequence, DateTime? Since, bool Unreadable)
+{
+    /// <summary>Reads the request's resume point, or null when it names none (a first connection).</summary>
+    public static ReplayRequest? From(HttpRequest request)
+    {
+        var id = request.Headers["Last-Event-ID"].ToString();
+        if (id.Length == 0)
+        {
+            id = request.Query["lastEventId"].ToString();
+        }
+
+        if (id.Length > 0)
+        {
+            // An id we cannot read is one we never issued: the browser must start over, not be refused.
+            return long.TryParse(id, NumberStyles.None, CultureInfo.InvariantCulture, out var after) && after > 0
+                ? new ReplayRequest(after, null, false)
+                : new ReplayRequest(null, null, true);
+        }
+
+        var since = request.Query["since"].ToString();
+        if (since.Length == 0)
+        {
+            return null;
+        }
+
+        return DateTimeOffset.TryParse(since, CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind, out var at)
+            ? new ReplayRequest(null, at.UtcDateTime, false)
+            : new ReplayRequest(null, null, true);
+    }
+
+    /// <summary>
+    /// Asks the tenant's hub what was missed and turns it into as few frames as correct: the custom events the
+    /// connection is interested in, then one invalidation with the union of its missed tags, carrying the newest id.
+    /// When the history cannot say, a <c>reset</c> event and an invalidation of <c>*</c>.
+    /// </summary>
+    /// <returns>The frames, and the sequence through which live events are now covered.</returns>
+    public async Task<(List<SseFrame> Frames, long Through)> ReplayAsync(IGrainFactory grains, SseConnection connection)
+    {
+        var hub = grains.GetGrain<ICacheHubGrain>(connection.Tenant);
+        var replay = Unreadable ? await hub.Replay(long.MaxValue, null) : await hub.Replay(AfterSequence, Since);
+        if (Unreadable || !replay.Complete)
+        {
+            return (
+            [
+                SseFrame.Create(id: null, "reset", """{"reason":"history-unavailable"}"""),
+                SseFrame.Invalidation(["*"], connection.Format, replay.Through),
+            ], replay.Through);
+        }
+
+        var index = new InterestIndex();
+        foreach (var interest in connection.Interests)
+        {
+            index.Add(connection, interest);
+        }
+
+        SseConnection[] self = [connection];
+        var frames = new List<SseFrame>();
+        var missed = new List<string>();
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var cacheEvent in replay.Events)
+        {
+            var address = cacheEvent.AddressTags;
+            var matched = address is null ? [] : index.Match(address, self).GetValueOrDefault(connection);
+            switch (cacheEvent.Kind)
+            {
+                case CacheEventKind.Invalidate when matched is not null:
+                    foreach (var position in matched)
+                    {
+                        if (seen.Add(address![position]))
+                        {
+                            missed.Add(address[position]);
+                        }
+                    }
+
+                    break;
+                case CacheEventKind.Custom when address is null || matched is { Count: > 0 }:
+                    frames.Add(SseFrame.From(cacheEvent, cacheEvent.Items, connection.Format));
+                    break;
+                default:
+                    // Preload hints are not replayed: a hint for a page that has moved on is noise.
+                    break;
+            }
+        }
+
+        if (missed.Count > 0)
+        {
+            frames.Add(SseFrame.Invalidation(missed, connection.Format, replay.Through));
+        }
+
+        return (frames, replay.Through);
+    }
+}
