@@ -25,10 +25,14 @@ public class FrontendFixture : IAsyncLifetime
 
     public T Get<T>() where T : notnull => Frontend.Get<T>();
 
+    /// <summary>Extra configuration for a derived fixture.</summary>
+    protected virtual IEnumerable<KeyValuePair<string, string>> Settings => [];
+
     public async Task InitializeAsync() =>
         _frontend = await TestFrontend.StartAsync("test-" + Guid.NewGuid().ToString("N")[..8], settings:
         [
             new("CountCachula:HeartbeatInterval", HeartbeatInterval.ToString()),
+            .. Settings,
         ]);
 
     public async Task DisposeAsync()
