@@ -15,6 +15,7 @@ public sealed class CountCachulaMetrics
     private readonly UpDownCounter<long> _connections;
     private readonly Counter<long> _gaps;
     private readonly Counter<long> _streamMessages;
+    private readonly Counter<long> _recoveries;
     private long _streamMessageCount;
     private long _eventCount;
     private long _deliveryCount;
@@ -30,6 +31,7 @@ public sealed class CountCachulaMetrics
         _subscriptions = meter.CreateUpDownCounter<long>("countcachula.stream.subscriptions", description: "Stream subscriptions this silo holds.");
         _connections = meter.CreateUpDownCounter<long>("countcachula.connections", description: "Open SSE connections on this silo.");
         _streamMessages = meter.CreateCounter<long>("countcachula.stream.messages", description: "Stream messages that reached this silo, duplicates and strays included.");
+        _recoveries = meter.CreateCounter<long>("countcachula.events.recoveries", description: "Times this silo read the hub's history to fill a gap in its events.");
         _gaps = meter.CreateCounter<long>("countcachula.events.gaps", description: "Events given up on after they failed to arrive in order.");
     }
 
@@ -73,6 +75,8 @@ public sealed class CountCachulaMetrics
     }
 
     internal void SubscriptionOpened() => _subscriptions.Add(1);
+
+    internal void Recovered() => _recoveries.Add(1);
 
     internal void GapSkipped()
     {

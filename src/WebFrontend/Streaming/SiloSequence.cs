@@ -4,14 +4,22 @@ namespace CountCachula.WebFrontend.Streaming;
 /// Puts one tenant's events back in order for this silo. The hub stamps every event with, per receiving silo, the
 /// previous event it sent that silo; events can reach a silo over several streams in any order, so an event is
 /// dispatched only once its predecessor has been, and a second copy of an event is dropped. A predecessor that never
-/// comes in time (its stream was left while it was in flight, or the silo is overloaded) is given up after
-/// <paramref name="gapTimeout"/>; if it turns up later after all, it is still dispatched, late rather than lost.
+/// comes within <paramref name="gapTimeout"/> (a silo holding a stream queue died with it, say) is fetched from the
+/// hub's history with what else is missing; only what the history cannot supply is given up, and if it turns up
+/// later after all it is still dispatched, late rather than lost. When the hub lost its record (it restarted; its
+/// stamps then say 0), the history is asked at once what happened in between.
 /// </summary>
 /// <param name="siloId">This silo's id in the hub's stamps.</param>
-/// <param name="gapTimeout">How long an event waits for a missing predecessor before it is dispatched anyway.</param>
+/// <param name="gapTimeout">How long an event waits for a missing predecessor before the history is asked.</param>
 /// <param name="dispatch">Receives the events, once each, in order.</param>
 /// <param name="gapSkipped">Told the sequence of each predecessor that was given up on.</param>
-public sealed class SiloSequence(string siloId, TimeSpan gapTimeout, Action<CacheEvent> dispatch, Action<long> gapSkipped)
+/// <param name="recover">Reads the history: the events after the first sequence and before the second, oldest first.</param>
+public sealed class SiloSequence(
+    string siloId,
+    TimeSpan gapTimeout,
+    Action<CacheEvent> dispatch,
+    Action<long> gapSkipped,
+    Func<long, long, Task<IReadOnlyList<CacheEvent>>>? recover = null)
 {
     private readonly Lock _lock = new();
     private readonly SortedDictionary<long, (CacheEvent Event, long Previous, long HeldAt)> _held = [];
@@ -20,6 +28,7 @@ public sealed class SiloSequence(string siloId, TimeSpan gapTimeout, Action<Cach
     private readonly Dictionary<long, long> _givenUp = [];
     private long _last;
     private bool _started;
+    private bool _recovering;
     private Timer? _gapTimer;
 
     /// <summary>The sequence of the last event dispatched here.</summary>
@@ -79,7 +88,14 @@ public sealed class SiloSequence(string siloId, TimeSpan gapTimeout, Action<Cach
                 return;
             }
 
-            // 0 means the hub lost its record (it restarted): nothing to wait for.
+            if (previous == 0 && _last > 0 && recover is not null)
+            {
+                // The hub lost its record of us (it restarted): ask its history what happened in between.
+                _held[cacheEvent.Sequence] = (cacheEvent, _last, Environment.TickCount64);
+                StartRecoveryLocked(cacheEvent.Sequence);
+                return;
+            }
+
             if (previous <= _last)
             {
                 DispatchLocked(cacheEvent);
@@ -96,7 +112,7 @@ public sealed class SiloSequence(string siloId, TimeSpan gapTimeout, Action<Cach
     {
         lock (_lock)
         {
-            if (_held.Count == 0)
+            if (_held.Count == 0 || _recovering)
             {
                 return;
             }
@@ -107,18 +123,75 @@ public sealed class SiloSequence(string siloId, TimeSpan gapTimeout, Action<Cach
                 return;
             }
 
-            // The predecessor is not coming in time: carry on from here, but let it through if it turns up.
-            gapSkipped(oldest.Previous);
-            if (_givenUp.Count >= 4096)
+            if (recover is not null)
             {
-                _givenUp.Clear();
+                StartRecoveryLocked(sequence);
+                return;
             }
 
-            _givenUp[oldest.Previous] = _last;
-            _held.Remove(sequence);
-            DispatchLocked(oldest.Event);
-            DrainLocked();
+            SkipGapLocked();
         }
+    }
+
+    private void StartRecoveryLocked(long before)
+    {
+        if (_recovering)
+        {
+            return;
+        }
+
+        _recovering = true;
+        var after = _last;
+        _ = Task.Run(async () =>
+        {
+            IReadOnlyList<CacheEvent> found;
+            try
+            {
+                found = await recover!(after, before);
+            }
+            catch (Exception)
+            {
+                // The hub is unreachable right now: the gap timer tries again, and gives up only what stays missing.
+                found = [];
+            }
+
+            lock (_lock)
+            {
+                _recovering = false;
+                foreach (var cacheEvent in found)
+                {
+                    if (cacheEvent.Sequence > _last && cacheEvent.Sequence < before && !_held.ContainsKey(cacheEvent.Sequence))
+                    {
+                        DispatchLocked(cacheEvent);
+                    }
+                }
+
+                if (_held.Count > 0 && _held.First().Key == before && _held[before].Previous > _last)
+                {
+                    // The history could not supply the predecessor either.
+                    SkipGapLocked();
+                }
+
+                DrainLocked();
+            }
+        });
+    }
+
+    private void SkipGapLocked()
+    {
+        var (sequence, oldest) = _held.First();
+
+        // The predecessor is not coming: carry on from here, but let it through if it turns up.
+        gapSkipped(oldest.Previous);
+        if (_givenUp.Count >= 4096)
+        {
+            _givenUp.Clear();
+        }
+
+        _givenUp[oldest.Previous] = _last;
+        _held.Remove(sequence);
+        DispatchLocked(oldest.Event);
+        DrainLocked();
     }
 
     private void DrainLocked()

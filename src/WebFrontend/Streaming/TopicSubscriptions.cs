@@ -102,6 +102,13 @@ public sealed partial class TopicSubscriptions(
         {
             metrics.GapSkipped();
             LogGap(logger, tenant, missing);
+        },
+        async (after, before) =>
+        {
+            // Events the streams lost (a silo died holding them) are still in the hub's history.
+            var replay = await client.GetGrain<ICacheHubGrain>(tenant).Replay(after, null);
+            metrics.Recovered();
+            return replay.Complete ? [.. replay.Events.Where(e => e.Sequence < before)] : [];
         }));
 
     private async Task AcquireAsync(Route route, CancellationToken cancellationToken)
@@ -250,6 +257,6 @@ public sealed partial class TopicSubscriptions(
     [LoggerMessage(Level = LogLevel.Warning, Message = "Leaving stream {Stream} failed")]
     private static partial void LogUnsubscribeFailed(ILogger logger, string stream, Exception exception);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Tenant {Tenant}: event {Missing} never reached this silo; later events were dispatched without it")]
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Tenant {Tenant}: event {Missing} reached this silo neither by stream nor from the history; later events went on without it")]
     private static partial void LogGap(ILogger logger, string tenant, long missing);
 }

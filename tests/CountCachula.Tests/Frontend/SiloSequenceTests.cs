@@ -83,6 +83,50 @@ public sealed class SiloSequenceTests
         }
     }
 
+    [Fact]
+    public async Task A_gap_is_filled_from_the_history_before_anything_is_given_up()
+    {
+        var dispatched = new List<long>();
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var sequence = new SiloSequence(
+            Silo,
+            TimeSpan.FromMilliseconds(50),
+            e => { lock (dispatched) { dispatched.Add(e.Sequence); if (e.Sequence == 5) { done.TrySetResult(); } } },
+            _ => Assert.Fail("the history had the missing events"),
+            (after, before) => Task.FromResult<IReadOnlyList<CacheEvent>>([.. new[] { 2L, 3, 4 }.Where(s => s > after && s < before).Select(s => Event(s, s - 1))]));
+        sequence.Start(1);
+
+        sequence.Offer(Event(5, previous: 4));   // 2, 3 and 4 were lost with a silo
+
+        await done.Task.WaitAsync(TimeSpan.FromSeconds(20));
+        lock (dispatched)
+        {
+            Assert.Equal([2, 3, 4, 5], dispatched);
+        }
+    }
+
+    [Fact]
+    public async Task A_restarted_hub_makes_the_silo_read_the_history_for_what_happened_meanwhile()
+    {
+        var dispatched = new List<long>();
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var sequence = new SiloSequence(
+            Silo,
+            TimeSpan.FromMinutes(1),
+            e => { lock (dispatched) { dispatched.Add(e.Sequence); if (e.Sequence == 9) { done.TrySetResult(); } } },
+            _ => Assert.Fail("nothing was missing from the history"),
+            (after, before) => Task.FromResult<IReadOnlyList<CacheEvent>>([Event(7, 6), Event(8, 7)]));
+        sequence.Start(6);
+
+        sequence.Offer(Event(9, previous: 0));   // the hub forgot what it sent us
+
+        await done.Task.WaitAsync(TimeSpan.FromSeconds(20));
+        lock (dispatched)
+        {
+            Assert.Equal([7, 8, 9], dispatched);
+        }
+    }
+
     private static CacheEvent Event(long sequence, long previous, string silo = Silo) => new()
     {
         Tenant = "t",
