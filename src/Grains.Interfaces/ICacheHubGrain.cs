@@ -42,6 +42,9 @@ public interface ICacheHubGrain : IGrainWithStringKey
     /// <summary>The schedules of this tenant.</summary>
     Task<IReadOnlyList<ScheduledInvalidation>> GetScheduledInvalidations();
 
+    /// <summary>The silo the hub is active on (for diagnostics and failure tests).</summary>
+    Task<string> GetSilo();
+
     /// <summary>
     /// What happened after <paramref name="afterSequence"/> (an SSE <c>Last-Event-ID</c>) or, when that is null, after
     /// <paramref name="since"/>, from the retained history. An id the hub never issued, or a point older than the

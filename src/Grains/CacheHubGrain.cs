@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -277,6 +278,10 @@ public sealed partial class CacheHubGrain(
 
         return Task.WhenAll(deliveries);
     }
+
+    /// <inheritdoc />
+    public Task<string> GetSilo() =>
+        Task.FromResult(ServiceProvider.GetRequiredService<ILocalSiloDetails>().SiloAddress.ToParsableString());
 
     /// <inheritdoc />
     public async Task<CacheReplay> Replay(long? afterSequence, DateTime? since)

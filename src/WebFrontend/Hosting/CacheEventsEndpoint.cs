@@ -41,8 +41,10 @@ public static partial class CacheEventsEndpoint
         return group;
     }
 
-    private static SiloDiagnostics Diagnostics(ConnectionRegistry registry, TopicSubscriptions subscriptions, CountCachulaMetrics metrics) =>
-        new(subscriptions.SiloId, registry.Count, subscriptions.Count, metrics.StreamMessages, metrics.Events, metrics.Deliveries, metrics.Gaps);
+    private static async Task<SiloDiagnostics> Diagnostics(
+        ConnectionRegistry registry, TopicSubscriptions subscriptions, CountCachulaMetrics metrics, IGrainFactory grains, IOptions<CountCachulaOptions> options) =>
+        new(subscriptions.SiloId, await grains.GetGrain<ICacheHubGrain>(options.Value.DefaultTenant).GetSilo(), registry.Count, subscriptions.Count,
+            metrics.StreamMessages, metrics.Events, metrics.Deliveries, metrics.Gaps);
 
     private static async Task<IResult> StreamAsync(
         HttpContext context,
@@ -180,13 +182,14 @@ public static partial class CacheEventsEndpoint
 
 /// <summary>One silo's counters since it started.</summary>
 /// <param name="Silo">The silo's id.</param>
+/// <param name="HubSilo">The silo the default tenant's hub grain is active on.</param>
 /// <param name="Connections">Open SSE connections.</param>
 /// <param name="StreamSubscriptions">Streams the silo reads.</param>
 /// <param name="StreamMessages">Stream messages that reached the silo, every copy counted.</param>
 /// <param name="Events">Distinct events dispatched.</param>
 /// <param name="Deliveries">Events queued on connections.</param>
 /// <param name="Gaps">Events given up on because they never arrived.</param>
-public sealed record SiloDiagnostics(string Silo, int Connections, int StreamSubscriptions, long StreamMessages, long Events, long Deliveries, long Gaps);
+public sealed record SiloDiagnostics(string Silo, string HubSilo, int Connections, int StreamSubscriptions, long StreamMessages, long Events, long Deliveries, long Gaps);
 
 /// <summary>The data of the <c>connected</c> event.</summary>
 /// <param name="ConnectionId">The connection's id.</param>
