@@ -1,4 +1,9 @@
 using System.Net;
+using CountCachula.WebFrontend.Dashboard;
+using CountCachula.WebFrontend.Streaming;
+using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using OpenTelemetry.Metrics;
+using Orleans.Dashboard;
 using Orleans.Hosting;
 using CountCachula.WebFrontend.Hosting;
 using CountCachula.WebFrontend.Sample;
@@ -22,6 +27,11 @@ public static class FrontendHost
         builder.UseOrleans(silo =>
         {
             ConfigureClustering(silo, orleans);
+            if (orleans.GetValue("Dashboard", true))
+            {
+                silo.AddDashboard();
+            }
+
             silo.AddCountCachula(hub =>
             {
                 orleans.GetSection("Streams").Bind(hub);
@@ -30,6 +40,10 @@ public static class FrontendHost
         });
 
         builder.Services.AddCountCachula();
+        builder.Services.AddOpenApi();
+        builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics
+            .AddMeter(CountCachulaMetrics.MeterName)
+            .AddPrometheusExporter());
         builder.Services.AddSingleton<ItemStore>();
         configure?.Invoke(builder);
 
@@ -42,6 +56,19 @@ public static class FrontendHost
         app.MapCacheEvents();
         app.MapCachePublishing();
         app.MapSampleItems();
+        app.MapCacheDashboard();
+        app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false });
+        app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = check => check.Tags.Contains("ready") });
+        app.MapPrometheusScrapingEndpoint("/metrics");
+        if (app.Environment.IsDevelopment())
+        {
+            app.MapOpenApi();
+        }
+
+        if (orleans.GetValue("Dashboard", true))
+        {
+            app.MapOrleansDashboard("/orleans");
+        }
         return app;
     }
 

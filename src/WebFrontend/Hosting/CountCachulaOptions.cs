@@ -1,5 +1,3 @@
-using System.ComponentModel.DataAnnotations;
-
 namespace CountCachula.WebFrontend.Hosting;
 
 /// <summary>
@@ -12,32 +10,27 @@ public sealed class CountCachulaOptions
     public const string SectionName = "CountCachula";
 
     /// <summary>The tenant of connections and publishers that name none.</summary>
-    [Required]
     public string DefaultTenant { get; set; } = CacheTenant.Default;
 
     /// <summary>
     /// How often every open stream gets <c>event: heartbeat</c> / <c>data: ping</c>, so proxies that close idle
     /// connections after 30–60 s keep them open.
     /// </summary>
-    [Range(typeof(TimeSpan), "00:00:00.010", "01:00:00")]
     public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>The smallest reconnection delay (SSE <c>retry:</c>, ms) sent to a browser.</summary>
-    [Range(0, 600_000)]
     public int RetryMilliseconds { get; set; } = 2000;
 
     /// <summary>
     /// A random extra delay of up to this many ms is added to <see cref="RetryMilliseconds"/> per connection, so the
     /// clients of a silo that goes away do not all reconnect in the same instant.
     /// </summary>
-    [Range(0, 600_000)]
     public int RetryJitterMilliseconds { get; set; } = 3000;
 
     /// <summary>
     /// How many events may wait for one connection's writer. A client that falls this far behind is disconnected
     /// (its browser reconnects) rather than letting its queue grow without bound.
     /// </summary>
-    [Range(16, 1_000_000)]
     public int ConnectionQueueCapacity { get; set; } = 4096;
 
     /// <summary>
@@ -50,13 +43,11 @@ public sealed class CountCachulaOptions
     /// How long a silo keeps reading a stream after its last interested connection left (it stops being routed to at
     /// once), so events already on their way arrive instead of leaving a gap in its sequence.
     /// </summary>
-    [Range(typeof(TimeSpan), "00:00:00", "00:10:00")]
     public TimeSpan UnsubscribeGrace { get; set; } = TimeSpan.FromSeconds(2);
 
     /// <summary>
     /// How long a silo holds an event whose predecessor (an event for the same silo, on another stream) has not arrived,
     /// before it gives the predecessor up and dispatches anyway.
     /// </summary>
-    [Range(typeof(TimeSpan), "00:00:00.001", "00:01:00")]
     public TimeSpan SequenceGapTimeout { get; set; } = TimeSpan.FromMilliseconds(500);
 }

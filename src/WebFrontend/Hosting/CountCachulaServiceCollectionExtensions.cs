@@ -1,5 +1,6 @@
 using CountCachula;
 using CountCachula.WebFrontend.Connections;
+using CountCachula.WebFrontend.Dashboard;
 using CountCachula.WebFrontend.Hosting;
 using CountCachula.WebFrontend.Publishing;
 using CountCachula.WebFrontend.Streaming;
@@ -21,9 +22,8 @@ public static class CountCachulaServiceCollectionExtensions
     {
         var options = services.AddOptions<CountCachulaOptions>()
             .BindConfiguration(CountCachulaOptions.SectionName)
-            .ValidateDataAnnotations()
-            .Validate(o => CacheTenant.Validate(o.DefaultTenant) is null, $"{CountCachulaOptions.SectionName}:{nameof(CountCachulaOptions.DefaultTenant)} is not a valid tenant id (1-64 of A-Z a-z 0-9 - _ .).")
             .ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<CountCachulaOptions>, CountCachulaOptionsValidator>());
         if (configure is not null)
         {
             options.Configure(configure);
@@ -39,6 +39,11 @@ public static class CountCachulaServiceCollectionExtensions
             sp.GetRequiredService<IGrainFactory>(),
             sp.GetRequiredService<IOptions<CountCachulaOptions>>().Value.DefaultTenant));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, HeartbeatService>());
+        services.TryAddSingleton<RecentActivity>();
+        services.TryAddSingleton<DashboardReporter>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, DashboardReporter>(sp => sp.GetRequiredService<DashboardReporter>()));
+        services.AddHealthChecks()
+            .AddCheck<SiloHealthCheck>("silo", tags: ["ready"]);
         return services;
     }
 }

@@ -1,4 +1,5 @@
 using CountCachula.WebFrontend.Connections;
+using CountCachula.WebFrontend.Dashboard;
 
 namespace CountCachula.WebFrontend.Streaming;
 
@@ -7,7 +8,7 @@ namespace CountCachula.WebFrontend.Streaming;
 /// connections it concerns, and queues on each the frame with just the tags that matched its interests (the specification's
 /// <c>relevantTags</c>). Frames are encoded once per distinct content and format, and nothing waits on a connection.
 /// </summary>
-public sealed class CacheEventDispatcher(ConnectionRegistry registry, CountCachulaMetrics metrics)
+public sealed class CacheEventDispatcher(ConnectionRegistry registry, CountCachulaMetrics metrics, RecentActivity activity)
 {
     /// <summary>Delivers <paramref name="cacheEvent"/> to this silo's connections; returns how many took it.</summary>
     public int Dispatch(CacheEvent cacheEvent)
@@ -17,6 +18,7 @@ public sealed class CacheEventDispatcher(ConnectionRegistry registry, CountCachu
         var connections = registry.Snapshot(tenant);
         if (connections.Length == 0)
         {
+            activity.Record(cacheEvent, 0);
             return 0;
         }
 
@@ -46,6 +48,7 @@ public sealed class CacheEventDispatcher(ConnectionRegistry registry, CountCachu
         }
 
         metrics.Delivered(delivered, attempted - delivered);
+        activity.Record(cacheEvent, delivered);
         return delivered;
     }
 

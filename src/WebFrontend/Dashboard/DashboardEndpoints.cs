@@ -1,0 +1,57 @@
+using System.Diagnostics.CodeAnalysis;
+using System.Text.Json;
+using Microsoft.AspNetCore.Http.Features;
+
+namespace CountCachula.WebFrontend.Dashboard;
+
+/// <summary>The live dashboard: a page, and the SSE stream of cluster figures that keeps it current.</summary>
+public static class DashboardEndpoints
+{
+    private static readonly JsonSerializerOptions s_json = new(JsonSerializerDefaults.Web);
+
+    private static readonly Lazy<byte[]> s_page = new(() =>
+    {
+        using var stream = typeof(DashboardEndpoints).Assembly.GetManifestResourceStream("CountCachula.Pages.dashboard.html")
+            ?? throw new InvalidOperationException("The dashboard page is not embedded in the assembly.");
+        using var copy = new MemoryStream();
+        stream.CopyTo(copy);
+        return copy.ToArray();
+    });
+
+    /// <summary>Maps <c>GET {pattern}</c> (the page) and <c>GET {pattern}/stream</c> (its data, one snapshot a second).</summary>
+    public static RouteGroupBuilder MapCacheDashboard(this IEndpointRouteBuilder endpoints, [StringSyntax("Route")] string pattern = "/dashboard")
+    {
+        var group = endpoints.MapGroup(pattern).ExcludeFromDescription();
+        group.MapGet("/", () => Results.Bytes(s_page.Value, "text/html; charset=utf-8"));
+        group.MapGet("/stream", StreamAsync);
+        return group;
+    }
+
+    private static async Task StreamAsync(HttpContext context, IGrainFactory grains, RecentActivity activity, IHostEnvironment environment)
+    {
+        var response = context.Response;
+        response.ContentType = "text/event-stream";
+        response.Headers.CacheControl = "no-cache";
+        response.Headers["X-Accel-Buffering"] = "no";
+        context.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
+        var aborted = context.RequestAborted;
+        using var timer = new PeriodicTimer(TimeSpan.FromSeconds(1));
+        try
+        {
+            do
+            {
+                var silos = await grains.GetGrain<IDashboardGrain>(DashboardReporter.GrainKey).Silos();
+                var view = new DashboardView(silos, activity.Events(), environment.IsDevelopment());
+                await response.WriteAsync($"event: snapshot\ndata: {JsonSerializer.Serialize(view, s_json)}\n\n", aborted);
+                await response.Body.FlushAsync(aborted);
+            }
+            while (await timer.WaitForNextTickAsync(aborted));
+        }
+        catch (OperationCanceledException) when (aborted.IsCancellationRequested)
+        {
+            // The page was closed.
+        }
+    }
+
+    private sealed record DashboardView(IReadOnlyList<SiloSnapshot> Silos, IReadOnlyList<RecentEvent> RecentEvents, bool CanPublish);
+}

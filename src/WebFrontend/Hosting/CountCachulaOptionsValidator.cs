@@ -1,0 +1,32 @@
+using Microsoft.Extensions.Options;
+
+namespace CountCachula.WebFrontend.Hosting;
+
+/// <summary>
+/// Checks <see cref="CountCachulaOptions"/> at start-up and names each bad setting by its configuration key, so the
+/// message says exactly what to fix (<c>CountCachula:HeartbeatInterval</c>, not "HeartbeatInterval is invalid").
+/// </summary>
+public sealed class CountCachulaOptionsValidator : IValidateOptions<CountCachulaOptions>
+{
+    /// <inheritdoc />
+    public ValidateOptionsResult Validate(string? name, CountCachulaOptions options)
+    {
+        var failures = new List<string>();
+        void Check(bool ok, string key, string rule)
+        {
+            if (!ok)
+            {
+                failures.Add($"{CountCachulaOptions.SectionName}:{key} {rule}.");
+            }
+        }
+
+        Check(CacheTenant.Validate(options.DefaultTenant) is null, nameof(options.DefaultTenant), "must be a tenant id: 1-64 of A-Z a-z 0-9 - _ .");
+        Check(options.HeartbeatInterval >= TimeSpan.FromMilliseconds(10) && options.HeartbeatInterval <= TimeSpan.FromHours(1), nameof(options.HeartbeatInterval), $"must be between 00:00:00.010 and 01:00:00 (got {options.HeartbeatInterval})");
+        Check(options.RetryMilliseconds is >= 0 and <= 600_000, nameof(options.RetryMilliseconds), $"must be between 0 and 600000 (got {options.RetryMilliseconds})");
+        Check(options.RetryJitterMilliseconds is >= 0 and <= 600_000, nameof(options.RetryJitterMilliseconds), $"must be between 0 and 600000 (got {options.RetryJitterMilliseconds})");
+        Check(options.ConnectionQueueCapacity is >= 16 and <= 1_000_000, nameof(options.ConnectionQueueCapacity), $"must be between 16 and 1000000 (got {options.ConnectionQueueCapacity})");
+        Check(options.UnsubscribeGrace >= TimeSpan.Zero && options.UnsubscribeGrace <= TimeSpan.FromMinutes(10), nameof(options.UnsubscribeGrace), $"must be between 00:00:00 and 00:10:00 (got {options.UnsubscribeGrace})");
+        Check(options.SequenceGapTimeout >= TimeSpan.FromMilliseconds(1) && options.SequenceGapTimeout <= TimeSpan.FromMinutes(1), nameof(options.SequenceGapTimeout), $"must be between 00:00:00.001 and 00:01:00 (got {options.SequenceGapTimeout})");
+        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+}
