@@ -42,6 +42,9 @@ public interface ICacheHubGrain : IGrainWithStringKey
     /// <summary>The schedules of this tenant.</summary>
     Task<IReadOnlyList<ScheduledInvalidation>> GetScheduledInvalidations();
 
+    /// <summary>The tenant's newest <paramref name="count"/> events from its history, newest first (for dashboards).</summary>
+    Task<IReadOnlyList<CacheEvent>> Recent(int count);
+
     /// <summary>The silo the hub is active on (for diagnostics and failure tests).</summary>
     Task<string> GetSilo();
 

@@ -280,6 +280,19 @@ public sealed partial class CacheHubGrain(
     }
 
     /// <inheritdoc />
+    public async Task<IReadOnlyList<CacheEvent>> Recent(int count)
+    {
+        var recent = new List<CacheEvent>(Math.Clamp(count, 0, 1000));
+        for (var i = history.State.Segments.Count - 1; i >= 0 && recent.Count < recent.Capacity; i--)
+        {
+            var events = await Segment(history.State.Segments[i].Number).Read(0);
+            recent.AddRange(events.Reverse().Take(recent.Capacity - recent.Count));
+        }
+
+        return recent;
+    }
+
+    /// <inheritdoc />
     public Task<string> GetSilo() =>
         Task.FromResult(ServiceProvider.GetRequiredService<ILocalSiloDetails>().SiloAddress.ToParsableString());
 

@@ -1,6 +1,8 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Text.Json;
+using CountCachula.WebFrontend.Hosting;
 using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.Options;
 
 namespace CountCachula.WebFrontend.Dashboard;
 
@@ -27,7 +29,7 @@ public static class DashboardEndpoints
         return group;
     }
 
-    private static async Task StreamAsync(HttpContext context, IGrainFactory grains, RecentActivity activity, IHostEnvironment environment)
+    private static async Task StreamAsync(HttpContext context, IGrainFactory grains, IOptions<CountCachulaOptions> options, IHostEnvironment environment)
     {
         var response = context.Response;
         response.ContentType = "text/event-stream";
@@ -41,7 +43,8 @@ public static class DashboardEndpoints
             do
             {
                 var silos = await grains.GetGrain<IDashboardGrain>(DashboardReporter.GrainKey).Silos();
-                var view = new DashboardView(silos, activity.Events(), environment.IsDevelopment());
+                var recent = await grains.GetGrain<ICacheHubGrain>(options.Value.DefaultTenant).Recent(30);
+                var view = new DashboardView(silos, [.. recent.Select(RecentEvent.From)], environment.IsDevelopment());
                 await response.WriteAsync($"event: snapshot\ndata: {JsonSerializer.Serialize(view, s_json)}\n\n", aborted);
                 await response.Body.FlushAsync(aborted);
             }

@@ -1,49 +1,26 @@
 namespace CountCachula.WebFrontend.Dashboard;
 
 /// <summary>
-/// The last events this silo dispatched and their publish-to-dispatch latencies, in fixed-size rings: what the
-/// dashboard shows, at the cost of one lock per event (not per delivery).
+/// The publish-to-dispatch latencies of the last events this silo dispatched, in a fixed-size ring: what the dashboard
+/// shows as percentiles, at the cost of one lock per event (not per delivery).
 /// </summary>
 public sealed class RecentActivity
 {
-    private const int EventCapacity = 30;
-    private const int LatencyCapacity = 1024;
+    private const int Capacity = 1024;
     private readonly Lock _lock = new();
-    private readonly Queue<RecentEvent> _events = new();
-    private readonly double[] _latencies = new double[LatencyCapacity];
-    private int _latencyCount;
-    private int _latencyNext;
+    private readonly double[] _latencies = new double[Capacity];
+    private int _count;
+    private int _next;
 
     /// <summary>Records one dispatched event.</summary>
-    public void Record(CacheEvent cacheEvent, int deliveries)
+    public void Record(CacheEvent cacheEvent)
     {
         var latency = (DateTime.UtcNow - cacheEvent.PublishedAtUtc).TotalMilliseconds;
-        var recent = new RecentEvent(cacheEvent.Sequence, cacheEvent.Tenant, cacheEvent.Kind switch
-        {
-            CacheEventKind.Invalidate => "invalidate",
-            CacheEventKind.PreloadHint => "preload-hint",
-            _ => cacheEvent.EventName ?? "custom",
-        }, cacheEvent.Kind == CacheEventKind.Custom ? [cacheEvent.Data ?? ""] : cacheEvent.Items, cacheEvent.PublishedAtUtc, Math.Round(latency, 2), deliveries);
         lock (_lock)
         {
-            _events.Enqueue(recent);
-            if (_events.Count > EventCapacity)
-            {
-                _events.Dequeue();
-            }
-
-            _latencies[_latencyNext] = latency;
-            _latencyNext = (_latencyNext + 1) % LatencyCapacity;
-            _latencyCount = Math.Min(_latencyCount + 1, LatencyCapacity);
-        }
-    }
-
-    /// <summary>The recent events, newest first.</summary>
-    public IReadOnlyList<RecentEvent> Events()
-    {
-        lock (_lock)
-        {
-            return [.. _events.Reverse()];
+            _latencies[_next] = latency;
+            _next = (_next + 1) % Capacity;
+            _count = Math.Min(_count + 1, Capacity);
         }
     }
 
@@ -53,7 +30,7 @@ public sealed class RecentActivity
         double[] sample;
         lock (_lock)
         {
-            sample = _latencies[.._latencyCount];
+            sample = _latencies[.._count];
         }
 
         if (sample.Length == 0)
@@ -66,5 +43,19 @@ public sealed class RecentActivity
     }
 }
 
-/// <summary>One dispatched event as the dashboard lists it.</summary>
-public sealed record RecentEvent(long Id, string Tenant, string Event, IReadOnlyList<string> Items, DateTime PublishedAtUtc, double LatencyMs, int Deliveries);
+/// <summary>One recent event of the tenant as the dashboard lists it.</summary>
+public sealed record RecentEvent(long Id, string Tenant, string Event, IReadOnlyList<string> Items, DateTime PublishedAtUtc)
+{
+    /// <summary>The dashboard's view of <paramref name="cacheEvent"/>.</summary>
+    public static RecentEvent From(CacheEvent cacheEvent) => new(
+        cacheEvent.Sequence,
+        cacheEvent.Tenant,
+        cacheEvent.Kind switch
+        {
+            CacheEventKind.Invalidate => "invalidate",
+            CacheEventKind.PreloadHint => "preload-hint",
+            _ => cacheEvent.EventName ?? "custom",
+        },
+        cacheEvent.Kind == CacheEventKind.Custom ? [cacheEvent.Data ?? ""] : cacheEvent.Items,
+        cacheEvent.PublishedAtUtc);
+}

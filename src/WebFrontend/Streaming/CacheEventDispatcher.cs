@@ -18,7 +18,6 @@ public sealed class CacheEventDispatcher(ConnectionRegistry registry, CountCachu
         var connections = registry.Snapshot(tenant);
         if (connections.Length == 0)
         {
-            activity.Record(cacheEvent, 0);
             return 0;
         }
 
@@ -48,7 +47,7 @@ public sealed class CacheEventDispatcher(ConnectionRegistry registry, CountCachu
         }
 
         metrics.Delivered(delivered, attempted - delivered);
-        activity.Record(cacheEvent, delivered);
+        activity.Record(cacheEvent);
         return delivered;
     }
 

@@ -1,0 +1,34 @@
+using CountCachula.Tests.Infrastructure;
+using Microsoft.Extensions.Options;
+
+namespace CountCachula.Tests.Product;
+
+/// <summary>Bad settings stop the app at start-up with a message that names the configuration key.</summary>
+public sealed class OptionsValidationTests
+{
+    [Theory]
+    [InlineData("CountCachula:HeartbeatInterval", "00:00:00.001")]
+    [InlineData("CountCachula:HeartbeatInterval", "02:00:00")]
+    [InlineData("CountCachula:RetryMilliseconds", "-1")]
+    [InlineData("CountCachula:RetryJitterMilliseconds", "700000")]
+    [InlineData("CountCachula:ConnectionQueueCapacity", "1")]
+    [InlineData("CountCachula:DefaultTenant", "not/a/tenant")]
+    [InlineData("CountCachula:UnsubscribeGrace", "01:00:00")]
+    [InlineData("CountCachula:SequenceGapTimeout", "00:00:00")]
+    public async Task An_invalid_option_fails_start_up_naming_its_key(string key, string value)
+    {
+        var exception = await Assert.ThrowsAsync<OptionsValidationException>(() =>
+            TestFrontend.StartAsync("options-" + Guid.NewGuid().ToString("N")[..8], settings: [new(key, value)]));
+
+        Assert.Contains(key, exception.Message);
+    }
+
+    [Fact]
+    public async Task Redis_membership_without_a_connection_string_fails_naming_the_setting()
+    {
+        var exception = await Assert.ThrowsAsync<InvalidOperationException>(() =>
+            TestFrontend.StartAsync("options-" + Guid.NewGuid().ToString("N")[..8], settings: [new("Orleans:Membership", "Redis")]));
+
+        Assert.Contains("Orleans:Redis", exception.Message);
+    }
+}
