@@ -120,6 +120,7 @@ public static partial class CacheEventsEndpoint
             {
                 connection.Closed = true;
                 registry.Remove(connection);
+                metrics.ConnectionClosed(tenant);
                 held = [.. connection.Interests];
             }
             finally
@@ -128,7 +129,6 @@ public static partial class CacheEventsEndpoint
             }
 
             await subscriptions.ReleaseConnectionAsync(tenant, held);
-            metrics.ConnectionClosed(tenant);
             LogDisconnected(logger, connection.Id, tenant, connection.Overflowed);
         }
 
