@@ -19,6 +19,7 @@ public sealed partial class CacheHubGrain(
     [PersistentState("routes", CacheTopics.Storage)] IPersistentState<HubRoutes> routes,
     [PersistentState("history", CacheTopics.Storage)] IPersistentState<HistoryIndex> history,
     IOptions<CountCachulaSiloOptions> options,
+    HubMetrics metrics,
     ILogger<CacheHubGrain> logger) : Grain, ICacheHubGrain, IRemindable
 {
     private const string ReminderPrefix = "invalidate:";
@@ -150,6 +151,7 @@ public sealed partial class CacheHubGrain(
 
         // Stored before it is sent: anything a browser or a silo misses can be replayed from here.
         await RecordAsync(cacheEvent);
+        metrics.Published(cacheEvent);
         await RouteAsync(cacheEvent);
     }
 

@@ -1,6 +1,7 @@
 using CountCachula;
 using CountCachula.Grains;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Orleans.Configuration;
 
 // Extension methods live in the namespace of the type they extend, as Orleans' own do.
@@ -43,6 +44,8 @@ public static class CountCachulaSiloBuilderExtensions
             o.HistorySegmentSize = options.HistorySegmentSize;
             o.DebounceWindows = new Dictionary<string, TimeSpan>(options.DebounceWindows, StringComparer.Ordinal);
         });
+        builder.Services.AddMetrics();
+        builder.Services.TryAddSingleton<HubMetrics>();
         builder.AddMemoryStreams(CacheTopics.StreamProvider, streams =>
         {
             streams.ConfigurePartitioning(options.StreamQueueCount);

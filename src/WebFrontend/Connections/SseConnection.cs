@@ -14,6 +14,7 @@ public sealed class SseConnection
 {
     private readonly Channel<SseFrame> _queue;
     private readonly Action _abort;
+    private readonly CountCachulaMetrics? _metrics;
     private int _overflowed;
 
     /// <param name="id">The id the browser learns from the <c>connected</c> event.</param>
@@ -22,8 +23,10 @@ public sealed class SseConnection
     /// <param name="abort">Aborts the underlying HTTP request.</param>
     /// <param name="format">The wire format the client asked for.</param>
     /// <param name="interests">What the connection listens for at first (<c>*</c> when the client named nothing).</param>
-    public SseConnection(string id, string tenant, int capacity, Action abort, SseFormat format = SseFormat.Default, IEnumerable<Interest>? interests = null)
+    /// <param name="metrics">Where publish-to-write latency is recorded, if anywhere.</param>
+    public SseConnection(string id, string tenant, int capacity, Action abort, SseFormat format = SseFormat.Default, IEnumerable<Interest>? interests = null, CountCachulaMetrics? metrics = null)
     {
+        _metrics = metrics;
         Id = id;
         Tenant = tenant;
         Format = format;
@@ -104,11 +107,16 @@ public sealed class SseConnection
 
             while (await reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
             {
+                var now = DateTime.UtcNow;
                 while (reader.TryRead(out var frame))
                 {
                     if (frame.Sequence == 0 || frame.Sequence > replayedThrough)
                     {
                         output.Write(frame.Bytes.Span);
+                        if (frame.Sequence != 0)
+                        {
+                            _metrics?.Written(frame.PublishedAtUtc, now);
+                        }
                     }
                 }
 

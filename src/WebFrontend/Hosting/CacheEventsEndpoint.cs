@@ -82,7 +82,7 @@ public static partial class CacheEventsEndpoint
         // Subscribe before announcing the connection: once the browser sees 'connected', nothing published later is missed.
         await subscriptions.AcquireConnectionAsync(tenant, interests, aborted);
 
-        var connection = new SseConnection(Guid.NewGuid().ToString("N"), tenant, settings.ConnectionQueueCapacity, context.Abort, format, interests);
+        var connection = new SseConnection(Guid.NewGuid().ToString("N"), tenant, settings.ConnectionQueueCapacity, context.Abort, format, interests, metrics);
         var retry = settings.RetryMilliseconds + (settings.RetryJitterMilliseconds > 0 ? Random.Shared.Next(settings.RetryJitterMilliseconds + 1) : 0);
         var connected = JsonSerializer.Serialize(new ConnectedData(connection.Id, tenant, DateTimeOffset.UtcNow), ConnectedJson.Default.ConnectedData);
         var connectedFrame = SseFrame.Create(id: null, "connected", connected, retry);
@@ -105,7 +105,8 @@ public static partial class CacheEventsEndpoint
             var through = 0L;
             if (ReplayRequest.From(context.Request) is { } replay)
             {
-                var (frames, replayedThrough) = await replay.ReplayAsync(grains, connection);
+                var (frames, replayedThrough, complete) = await replay.ReplayAsync(grains, connection);
+                metrics.Replayed(complete);
                 first.AddRange(frames);
                 through = replayedThrough;
             }

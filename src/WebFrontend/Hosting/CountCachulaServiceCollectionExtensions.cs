@@ -20,14 +20,28 @@ public static class CountCachulaServiceCollectionExtensions
     /// </summary>
     public static IServiceCollection AddCountCachula(this IServiceCollection services, Action<CountCachulaOptions>? configure = null)
     {
-        var options = services.AddOptions<CountCachulaOptions>()
+        if (services.Any(s => s.ServiceType == typeof(CountCachulaMarker)))
+        {
+            // Already added: a second call only adds its option changes.
+            if (configure is not null)
+            {
+                services.Configure(configure);
+            }
+
+            return services;
+        }
+
+        services.AddSingleton<CountCachulaMarker>();
+        services.AddOptions<CountCachulaOptions>()
             .BindConfiguration(CountCachulaOptions.SectionName)
             .ValidateOnStart();
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<CountCachulaOptions>, CountCachulaOptionsValidator>());
+
+        // After the binding, so code has the last word over configuration, as in ASP.NET Core itself.
         if (configure is not null)
         {
-            options.Configure(configure);
+            services.Configure(configure);
         }
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<CountCachulaOptions>, CountCachulaOptionsValidator>());
 
         services.AddProblemDetails();
         services.AddMetrics();
@@ -46,4 +60,7 @@ public static class CountCachulaServiceCollectionExtensions
             .AddCheck<SiloHealthCheck>("silo", tags: ["ready"]);
         return services;
     }
+
+    /// <summary>Marks a service collection that already has Count Cachula.</summary>
+    private sealed class CountCachulaMarker;
 }

@@ -44,8 +44,8 @@ public sealed record ReplayRequest(long? AfterSequence, DateTime? Since, bool Un
     /// connection is interested in, then one invalidation with the union of its missed tags, carrying the newest id.
     /// When the history cannot say, a <c>reset</c> event and an invalidation of <c>*</c>.
     /// </summary>
-    /// <returns>The frames, and the sequence through which live events are now covered.</returns>
-    public async Task<(List<SseFrame> Frames, long Through)> ReplayAsync(IGrainFactory grains, SseConnection connection)
+    /// <returns>The frames, the sequence through which live events are now covered, and whether the history could say.</returns>
+    public async Task<(List<SseFrame> Frames, long Through, bool Complete)> ReplayAsync(IGrainFactory grains, SseConnection connection)
     {
         var hub = grains.GetGrain<ICacheHubGrain>(connection.Tenant);
         var replay = Unreadable ? await hub.Replay(long.MaxValue, null) : await hub.Replay(AfterSequence, Since);
@@ -55,7 +55,7 @@ public sealed record ReplayRequest(long? AfterSequence, DateTime? Since, bool Un
             [
                 SseFrame.Create(id: null, "reset", """{"reason":"history-unavailable"}"""),
                 SseFrame.Invalidation(["*"], connection.Format, replay.Through),
-            ], replay.Through);
+            ], replay.Through, false);
         }
 
         var index = new InterestIndex();
@@ -98,6 +98,6 @@ public sealed record ReplayRequest(long? AfterSequence, DateTime? Since, bool Un
             frames.Add(SseFrame.Invalidation(missed, connection.Format, replay.Through));
         }
 
-        return (frames, replay.Through);
+        return (frames, replay.Through, true);
     }
 }

@@ -16,6 +16,8 @@ public sealed class CountCachulaMetrics
     private readonly Counter<long> _gaps;
     private readonly Counter<long> _streamMessages;
     private readonly Counter<long> _recoveries;
+    private readonly Counter<long> _replays;
+    private readonly Histogram<double> _publishToWrite;
     private long _streamMessageCount;
     private long _eventCount;
     private long _deliveryCount;
@@ -31,6 +33,8 @@ public sealed class CountCachulaMetrics
         _subscriptions = meter.CreateUpDownCounter<long>("countcachula.stream.subscriptions", description: "Stream subscriptions this silo holds.");
         _connections = meter.CreateUpDownCounter<long>("countcachula.connections", description: "Open SSE connections on this silo.");
         _streamMessages = meter.CreateCounter<long>("countcachula.stream.messages", description: "Stream messages that reached this silo, duplicates and strays included.");
+        _replays = meter.CreateCounter<long>("countcachula.replays", description: "Reconnections that asked to resume, by outcome (replayed, reset).");
+        _publishToWrite = meter.CreateHistogram<double>("countcachula.publish_to_write.duration", unit: "ms", description: "From the hub accepting an event to its bytes being written to a connection.");
         _recoveries = meter.CreateCounter<long>("countcachula.events.recoveries", description: "Times this silo read the hub's history to fill a gap in its events.");
         _gaps = meter.CreateCounter<long>("countcachula.events.gaps", description: "Events given up on after they failed to arrive in order.");
     }
@@ -77,6 +81,10 @@ public sealed class CountCachulaMetrics
     internal void SubscriptionOpened() => _subscriptions.Add(1);
 
     internal void Recovered() => _recoveries.Add(1);
+
+    internal void Replayed(bool complete) => _replays.Add(1, new KeyValuePair<string, object?>("outcome", complete ? "replayed" : "reset"));
+
+    internal void Written(DateTime publishedAtUtc, DateTime now) => _publishToWrite.Record((now - publishedAtUtc).TotalMilliseconds);
 
     internal void GapSkipped()
     {

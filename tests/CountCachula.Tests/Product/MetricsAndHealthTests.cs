@@ -27,6 +27,7 @@ public sealed class MetricsAndHealthTests(FrontendFixture frontend) : IClassFixt
             },
         };
         listener.SetMeasurementEventCallback<long>((instrument, value, _, _) => totals.AddOrUpdate(instrument.Name, value, (_, sum) => sum + value));
+        listener.SetMeasurementEventCallback<double>((instrument, _, _, _) => totals.AddOrUpdate(instrument.Name + ".count", 1, (_, sum) => sum + 1));
         listener.Start();
 
         var (a, _) = await SseClient.ConnectAndWaitAsync(frontend.Http);
@@ -44,11 +45,21 @@ public sealed class MetricsAndHealthTests(FrontendFixture frontend) : IClassFixt
             await b.NextAsync("the only event of the selective stream");
         }
 
+        // A reconnection that resumes is counted by outcome.
+        await using (var resumed = await SseClient.ConnectAsync(frontend.Http, "/api/cache-events?lastEventId=garbage"))
+        {
+            Assert.Equal("connected", (await resumed.NextAsync("connected, resuming")).EventType);
+            Assert.Equal("reset", (await resumed.NextAsync("reset for an unreadable id")).EventType);
+        }
+
         await frontend.Registry.UntilAsync(r => r.Count == 0, "waiting for both streams to close");
+        Assert.Equal(3, totals.GetValueOrDefault("countcachula.hub.events.published"));
         Assert.Equal(3, totals.GetValueOrDefault("countcachula.events.received"));
         Assert.Equal(4, totals.GetValueOrDefault("countcachula.deliveries"));
         Assert.Equal(0, totals.GetValueOrDefault("countcachula.connections"));
         Assert.Equal(0, totals.GetValueOrDefault("countcachula.connections.overflowed"));
+        Assert.Equal(1, totals.GetValueOrDefault("countcachula.replays"));
+        Assert.Equal(4, totals.GetValueOrDefault("countcachula.publish_to_write.duration.count"));
     }
 
     [Theory]

@@ -1,4 +1,5 @@
 using CountCachula.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 
 namespace CountCachula.Tests.Product;
@@ -30,5 +31,26 @@ public sealed class OptionsValidationTests
             TestFrontend.StartAsync("options-" + Guid.NewGuid().ToString("N")[..8], settings: [new("Orleans:Membership", "Redis")]));
 
         Assert.Contains("Orleans:Redis", exception.Message);
+    }
+}
+
+public sealed class AddCountCachulaTests
+{
+    [Fact]
+    public void Adding_twice_registers_once_and_keeps_both_option_changes()
+    {
+        var services = new Microsoft.Extensions.DependencyInjection.ServiceCollection();
+        services.AddSingleton<Microsoft.Extensions.Configuration.IConfiguration>(new Microsoft.Extensions.Configuration.ConfigurationBuilder().Build());
+
+        services.AddCountCachula(o => o.HeartbeatInterval = TimeSpan.FromSeconds(5));
+        services.AddCountCachula(o => o.RetryMilliseconds = 1234);
+
+        Assert.Single(services, d => d.ServiceType == typeof(CountCachula.WebFrontend.Connections.ConnectionRegistry));
+        using var provider = services.BuildServiceProvider();
+        var options = provider.GetRequiredService<IOptions<CountCachula.WebFrontend.Hosting.CountCachulaOptions>>().Value;
+        Assert.Equal(TimeSpan.FromSeconds(5), options.HeartbeatInterval);
+        Assert.Equal(1234, options.RetryMilliseconds);
+        var health = provider.GetRequiredService<IOptions<Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckServiceOptions>>().Value;
+        Assert.Single(health.Registrations, r => r.Name == "silo");
     }
 }
