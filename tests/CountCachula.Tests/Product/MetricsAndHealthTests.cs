@@ -62,6 +62,15 @@ public sealed class MetricsAndHealthTests(FrontendFixture frontend) : IClassFixt
         Assert.Equal(4, totals.GetValueOrDefault("countcachula.publish_to_write.duration.count"));
     }
 
+    [Fact]
+    public async Task The_orleans_dashboard_is_mounted_under_orleans_in_development()
+    {
+        using var response = await frontend.Http.GetAsync("/orleans/");
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("text/html", response.Content.Headers.ContentType?.MediaType);
+    }
+
     [Theory]
     [InlineData("/health/live")]
     [InlineData("/health/ready")]
