@@ -1,11 +1,11 @@
 using System.Net;
 using CountCachula.WebFrontend.Dashboard;
+using CountCachula.WebFrontend.Hosting;
 using CountCachula.WebFrontend.Streaming;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using OpenTelemetry.Metrics;
 using Orleans.Dashboard;
 using Orleans.Hosting;
-using CountCachula.WebFrontend.Hosting;
 using CountCachula.WebFrontend.Sample;
 
 namespace CountCachula.WebFrontend;
@@ -52,10 +52,11 @@ public static class FrontendHost
         // Errors the endpoints do not describe themselves (404, 405, 500) still answer as RFC 7807 ProblemDetails.
         app.UseExceptionHandler();
         app.UseStatusCodePages();
+        app.UseCors();
         app.MapDemoPage();
-        app.MapCacheEvents();
-        app.MapCachePublishing();
-        app.MapSampleItems();
+        app.MapCacheEvents().RequireCors(CountCachulaCors.PolicyName);
+        app.MapCachePublishing().RequireCors(CountCachulaCors.PolicyName);
+        app.MapSampleItems().RequireCors(CountCachulaCors.PolicyName);
         app.MapCacheDashboard();
         app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false });
         app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = check => check.Tags.Contains("ready") });

@@ -40,6 +40,13 @@ public sealed class CountCachulaOptions
     public bool AllowRemotePublishing { get; set; }
 
     /// <summary>
+    /// Origins of pages on other hosts allowed to open the stream and call the API (CORS), e.g.
+    /// <c>https://app.example.com</c>. Empty (the default) allows same-origin pages only. <c>Cache-Tags</c> is exposed
+    /// to those pages, so <c>@countcachula/core</c> can read it cross-origin.
+    /// </summary>
+    public string[] AllowedOrigins { get; set; } = [];
+
+    /// <summary>
     /// How long a silo keeps reading a stream after its last interested connection left (it stops being routed to at
     /// once), so events already on their way arrive instead of leaving a gap in its sequence.
     /// </summary>

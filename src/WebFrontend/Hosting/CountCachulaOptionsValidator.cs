@@ -27,6 +27,13 @@ public sealed class CountCachulaOptionsValidator : IValidateOptions<CountCachula
         Check(options.ConnectionQueueCapacity is >= 16 and <= 1_000_000, nameof(options.ConnectionQueueCapacity), $"must be between 16 and 1000000 (got {options.ConnectionQueueCapacity})");
         Check(options.UnsubscribeGrace >= TimeSpan.Zero && options.UnsubscribeGrace <= TimeSpan.FromMinutes(10), nameof(options.UnsubscribeGrace), $"must be between 00:00:00 and 00:10:00 (got {options.UnsubscribeGrace})");
         Check(options.SequenceGapTimeout >= TimeSpan.FromMilliseconds(1) && options.SequenceGapTimeout <= TimeSpan.FromMinutes(1), nameof(options.SequenceGapTimeout), $"must be between 00:00:00.001 and 00:01:00 (got {options.SequenceGapTimeout})");
+        for (var i = 0; i < options.AllowedOrigins.Length; i++)
+        {
+            var origin = options.AllowedOrigins[i];
+            Check(origin == "*" || (Uri.TryCreate(origin, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https" && uri.AbsolutePath == "/" && !origin.EndsWith('/')),
+                $"{nameof(options.AllowedOrigins)}:{i}", $"must be an origin such as https://app.example.com (scheme and host, no path) or * (got '{origin}')");
+        }
+
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }
 }

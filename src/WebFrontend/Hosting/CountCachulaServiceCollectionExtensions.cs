@@ -44,6 +44,8 @@ public static class CountCachulaServiceCollectionExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<CountCachulaOptions>, CountCachulaOptionsValidator>());
 
         services.AddProblemDetails();
+        services.AddCors();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IConfigureOptions<Microsoft.AspNetCore.Cors.Infrastructure.CorsOptions>, CountCachulaCors>());
         services.AddMetrics();
         services.TryAddSingleton<CountCachulaMetrics>();
         services.TryAddSingleton<ConnectionRegistry>();
