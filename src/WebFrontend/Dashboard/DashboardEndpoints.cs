@@ -11,20 +11,13 @@ public static class DashboardEndpoints
 {
     private static readonly JsonSerializerOptions s_json = new(JsonSerializerDefaults.Web);
 
-    private static readonly Lazy<byte[]> s_page = new(() =>
-    {
-        using var stream = typeof(DashboardEndpoints).Assembly.GetManifestResourceStream("CountCachula.Pages.dashboard.html")
-            ?? throw new InvalidOperationException("The dashboard page is not embedded in the assembly.");
-        using var copy = new MemoryStream();
-        stream.CopyTo(copy);
-        return copy.ToArray();
-    });
+    private static readonly EmbeddedPage s_page = new("dashboard.html");
 
     /// <summary>Maps <c>GET {pattern}</c> (the page) and <c>GET {pattern}/stream</c> (its data, one snapshot a second).</summary>
     public static RouteGroupBuilder MapCacheDashboard(this IEndpointRouteBuilder endpoints, [StringSyntax("Route")] string pattern = "/dashboard")
     {
         var group = endpoints.MapGroup(pattern).ExcludeFromDescription();
-        group.MapGet("/", () => Results.Bytes(s_page.Value, "text/html; charset=utf-8"));
+        group.MapGet("/", s_page.Result);
         group.MapGet("/stream", StreamAsync);
         return group;
     }
