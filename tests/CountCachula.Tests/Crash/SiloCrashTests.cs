@@ -41,12 +41,15 @@ public sealed class SiloCrashTests(ITestOutputHelper output)
         var running = readers.Select(r => Task.Run(() => r.RunAsync(stop.Token))).ToArray();
         await Task.WhenAll(readers.Select(r => r.FirstConnected)).WaitAsync(TimeSpan.FromSeconds(60));
 
-        // The publisher: event n carries e-n and grp-(n mod 3):n; a refused publish is retried on another silo.
+        // The publisher works at a fixed rate, one attempt per tick of a 100 ms timer (about 10 events/s, a backend
+        // publishing continuously): event n carries e-n and grp-(n mod 3):n, and a refused publish is tried again on
+        // the next tick, on another silo.
         const int Events = 160;
         var accepted = 0;
         var killedAt = 0L;
         var publisher = Task.Run(async () =>
         {
+            using var rate = new PeriodicTimer(TimeSpan.FromMilliseconds(100));
             for (var n = 1; n <= Events; n++)
             {
                 if (n == 40)
@@ -59,6 +62,7 @@ public sealed class SiloCrashTests(ITestOutputHelper output)
                 var body = new { tags = new[] { $"e-{n}", $"grp-{n % 3}:{n}" } };
                 for (var attempt = 0; ; attempt++)
                 {
+                    await rate.WaitForNextTickAsync();
                     var target = cluster.Urls[(n + attempt) % 3];
                     if (killedAt != 0 && target == cluster.Urls[victim])
                     {
@@ -79,11 +83,9 @@ public sealed class SiloCrashTests(ITestOutputHelper output)
                     }
 
                     Assert.True(attempt < 200, $"event {n} was refused 200 times");
-                    await Task.Delay(100);
                 }
 
                 Interlocked.Increment(ref accepted);
-                await Task.Delay(100);
             }
         });
         await publisher;
@@ -133,6 +135,7 @@ public sealed class SiloCrashTests(ITestOutputHelper output)
         private readonly ConcurrentDictionary<int, long> _received = new();
         private readonly SemaphoreSlim _progress = new(0);
         private string? _lastEventId;
+        private TimeSpan? _retry;
 
         public int Index => index;
 
@@ -165,6 +168,7 @@ public sealed class SiloCrashTests(ITestOutputHelper output)
                     while (!stop.IsCancellationRequested)
                     {
                         var item = await client.NextAsync($"client {index}", Timeout.InfiniteTimeSpan).WaitAsync(stop);
+                        _retry = client.Retry ?? _retry;
                         if (item.EventType == "connected")
                         {
                             _connected.TrySetResult();
@@ -193,11 +197,11 @@ public sealed class SiloCrashTests(ITestOutputHelper output)
                 }
                 catch (Exception) when (!stop.IsCancellationRequested)
                 {
-                    // The silo went away (or refused while the cluster settles): EventSource would retry; so do we,
-                    // on the next silo.
+                    // The silo went away (or refused while the cluster settles). EventSource reconnects after the
+                    // server's `retry:` hint; so do we, on the next silo (a load balancer's job in production).
                     Reconnects++;
                     silo = (silo + 1) % silos.Count;
-                    await Task.Delay(200, CancellationToken.None);
+                    await WaitRetryAsync(stop);
                 }
                 catch (Exception)
                 {
@@ -205,6 +209,13 @@ public sealed class SiloCrashTests(ITestOutputHelper output)
                 }
             }
         }
+
+        /// <summary>
+        /// Waits as EventSource does before reconnecting: the reconnection time the server last sent (`retry:`, 2–5 s
+        /// with jitter here), or EventSource's own default of 3 s before any was received.
+        /// </summary>
+        private Task WaitRetryAsync(CancellationToken stop) =>
+            Task.Delay(_retry ?? TimeSpan.FromSeconds(3), stop).ContinueWith(_ => { }, TaskScheduler.Default);
 
         public List<int> Missing(int events) =>
             [.. Enumerable.Range(1, events).Where(n => Wants(n) && !_received.ContainsKey(n))];
