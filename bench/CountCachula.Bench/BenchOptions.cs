@@ -33,6 +33,21 @@ internal sealed record BenchOptions
     /// <summary>Extra configuration for the child server, e.g. <c>--server-arg Orleans:Streams:StreamPollInterval=00:00:00.010</c>.</summary>
     public IReadOnlyList<string> ServerArgs { get; init; } = [];
 
+    /// <summary>Which hub to measure: ours, the specification's literal baseline, or both in one run ("compare").</summary>
+    public string Hub { get; init; } = "countcachula";
+
+    /// <summary>Percentage of connections that stop reading right after <c>connected</c> (slow clients).</summary>
+    public double SlowPercent { get; init; }
+
+    /// <summary>Pad each published tag to about this many bytes (bigger events fill a slow client's buffers sooner).</summary>
+    public int TagBytes { get; init; }
+
+    /// <summary>Seconds to hold the connections idle after connecting, measuring the server's idle CPU.</summary>
+    public double Hold { get; init; }
+
+    /// <summary>Stop measuring this many seconds after publishing starts, whatever is still in flight (0 = no limit).</summary>
+    public double MaxSeconds { get; init; }
+
     /// <summary>Print the child server's output (for diagnosing a run).</summary>
     public bool Verbose { get; init; }
 
@@ -55,6 +70,11 @@ internal sealed record BenchOptions
                 "--url" => options with { Url = new Uri(Value()) },
                 "--drain" => options with { Drain = TimeSpan.FromSeconds(double.Parse(Value(), CultureInfo.InvariantCulture)) },
                 "--server-arg" => AddServerArg(options, serverArgs, Value()),
+                "--hub" => options with { Hub = Value() },
+                "--slow-percent" => options with { SlowPercent = double.Parse(Value(), CultureInfo.InvariantCulture) },
+                "--tag-bytes" => options with { TagBytes = int.Parse(Value(), CultureInfo.InvariantCulture) },
+                "--hold" => options with { Hold = double.Parse(Value(), CultureInfo.InvariantCulture) },
+                "--max-seconds" => options with { MaxSeconds = double.Parse(Value(), CultureInfo.InvariantCulture) },
                 "--verbose" => options with { Verbose = true },
                 "--help" or "-h" => throw new HelpRequestedException(),
                 _ => throw new ArgumentException($"Unknown option '{args[i]}'."),
@@ -69,6 +89,21 @@ internal sealed record BenchOptions
         if (options.Partition && (options.Groups < options.Silos || options.Groups % options.Silos != 0))
         {
             throw new ArgumentException("--partition needs --groups to be a positive multiple of --silos.");
+        }
+
+        if (options.Hub is not ("countcachula" or "baseline" or "compare"))
+        {
+            throw new ArgumentException("--hub is countcachula, baseline or compare.");
+        }
+
+        if (options.Hub != "countcachula" && (options.Silos > 1 || options.Groups > 0 || options.Url is not null))
+        {
+            throw new ArgumentException("--hub baseline/compare measures one started process with every connection listening to everything.");
+        }
+
+        if (options.SlowPercent is < 0 or >= 100)
+        {
+            throw new ArgumentException("--slow-percent is between 0 and 100.");
         }
 
         if (options.Url is not null && options.Silos > 1)
@@ -108,6 +143,12 @@ internal sealed record BenchOptions
           --url URL             measure a hub that is already running instead of starting one
           --drain S             seconds to wait for stragglers after the last publish (default 10)
           --server-arg K=V      configuration for the started hub (repeatable)
+          --hub H               countcachula (default), baseline (the specification's CacheHub written literally), or
+                                compare: baseline then countcachula with the same load, and the ratio of deliveries/s
+          --slow-percent P      P% of connections stop reading after 'connected'; figures are for the others
+          --tag-bytes B         pad each published tag to about B bytes (default: no padding)
+          --hold S              hold the connections idle S seconds first and report the server's idle CPU
+          --max-seconds S       stop measuring S seconds after publishing starts (compare gives the baseline E/R + 10)
           --verbose             show the started hub's output
         """;
 }

@@ -7,6 +7,7 @@ internal sealed class DeliveryLedger(int connections, int events, int groups = 0
 {
     private readonly int[] _groupOf = new int[connections];
     private readonly int[] _groupReceived = new int[connections];
+    private readonly bool[] _slow = new bool[connections];
     private readonly long[] _sentAt = new long[events];
     private readonly ulong[][] _seen = [.. Enumerable.Range(0, connections).Select(_ => new ulong[(events + 63) / 64])];
     private long _delivered;
@@ -29,8 +30,11 @@ internal sealed class DeliveryLedger(int connections, int events, int groups = 0
 
     /// <summary>Deliveries every connection should get: all events, or those of its group.</summary>
     public long Expected => groups == 0
-        ? (long)connections * events
-        : _groupOf.Sum(g => (long)((events - g + groups - 1) / groups));
+        ? (long)(connections - _slow.Count(s => s)) * events
+        : _groupOf.Where((_, i) => !_slow[i]).Sum(g => (long)((events - g + groups - 1) / groups));
+
+    /// <summary>Leaves <paramref name="connection"/> out of every figure: it is a slow client that stops reading.</summary>
+    public void MarkSlow(int connection) => _slow[connection] = true;
 
     /// <summary>
     /// Puts a grouped connection in <paramref name="group"/>; its first <paramref name="warmupEvents"/> events of the

@@ -5,6 +5,11 @@ using System.Net.Http.Json;
 using System.Text;
 using CountCachula.Bench;
 
+if (args.Length > 0 && args[0] == "--serve-baseline")
+{
+    return await BaselineHub.ServeAsync(args[1..]);
+}
+
 BenchOptions options;
 try
 {
@@ -23,29 +28,50 @@ catch (Exception exception) when (exception is ArgumentException or FormatExcept
 }
 
 ThreadPool.SetMinThreads(32, 32);
-var servers = new List<ServerProcess>();
-try
+if (options.Hub == "compare")
 {
-    if (options.Url is null)
+    // Same connections, events and rate for both; the baseline is cut off E/R + 10 s after publishing starts, since
+    // at its pace the full run could take minutes. Its deliveries/s is what it managed in that time. It has no JIT-heavy
+    // Orleans start-up to warm, so 100 warm-up events are plenty.
+    var baseline = await MeasureAsync(options with { Hub = "baseline", Warmup = Math.Min(options.Warmup, 100), MaxSeconds = options.MaxSeconds > 0 ? options.MaxSeconds : options.Events / options.Rate + 10 });
+    var ours = await MeasureAsync(options with { Hub = "countcachula" });
+    var ratio = baseline.DeliveriesPerSecond > 0 ? ours.DeliveriesPerSecond / baseline.DeliveriesPerSecond : double.PositiveInfinity;
+    Console.WriteLine(
+        $"ratio deliveries/s countcachula/baseline={ratio.ToString("0.0", CultureInfo.InvariantCulture)}x " +
+        $"p99 baseline/countcachula={(baseline.P99 / Math.Max(ours.P99, 0.001)).ToString("0.0", CultureInfo.InvariantCulture)}x");
+    return ours.ExitCode;
+}
+
+return (await MeasureAsync(options)).ExitCode;
+
+static async Task<RunResult> MeasureAsync(BenchOptions options)
+{
+    var servers = new List<ServerProcess>();
+    try
     {
-        var clusterId = "bench-" + Guid.NewGuid().ToString("N")[..8];
-        for (var s = 0; s < options.Silos; s++)
+        if (options.Url is null)
         {
-            servers.Add(await ServerProcess.StartAsync("CountCachula.WebFrontend", options.ServerArgs, options.Verbose, TimeSpan.FromSeconds(90), clusterId, s == 0 ? null : servers[0].SiloPort));
+            var clusterId = "bench-" + Guid.NewGuid().ToString("N")[..8];
+            for (var s = 0; s < options.Silos; s++)
+            {
+                servers.Add(options.Hub == "baseline"
+                    ? await ServerProcess.StartAsync("CountCachula.Bench", [], options.Verbose, TimeSpan.FromSeconds(90), clusterId, firstArgs: ["--serve-baseline"])
+                    : await ServerProcess.StartAsync("CountCachula.WebFrontend", options.ServerArgs, options.Verbose, TimeSpan.FromSeconds(90), clusterId, s == 0 ? null : servers[0].SiloPort));
+            }
+        }
+
+        return await RunAsync(options, servers);
+    }
+    finally
+    {
+        foreach (var server in servers)
+        {
+            await server.DisposeAsync();
         }
     }
-
-    return await RunAsync(options, servers);
-}
-finally
-{
-    foreach (var server in servers)
-    {
-        await server.DisposeAsync();
-    }
 }
 
-static async Task<int> RunAsync(BenchOptions options, List<ServerProcess> servers)
+static async Task<RunResult> RunAsync(BenchOptions options, List<ServerProcess> servers)
 {
     Uri[] urls = options.Url is null ? [.. servers.Select(s => s.Url)] : [options.Url];
     var endpoints = urls.Select(u => new IPEndPoint(IPAddress.Parse(u.Host == "localhost" ? "127.0.0.1" : u.Host), u.Port)).ToArray();
@@ -53,7 +79,18 @@ static async Task<int> RunAsync(BenchOptions options, List<ServerProcess> server
 
     var ledger = new DeliveryLedger(options.Connections, options.Events, options.Groups);
     using var stop = new CancellationTokenSource();
-    var connections = Enumerable.Range(0, options.Connections).Select(i => new SseLoadConnection(i, ledger)).ToArray();
+    // Slow clients are spread evenly: every (100 / P)-th connection stops reading once it is connected.
+    var slowEvery = options.SlowPercent > 0 ? Math.Max(1, (int)Math.Round(100 / options.SlowPercent)) : 0;
+    var connections = Enumerable.Range(0, options.Connections).Select(i =>
+    {
+        var slow = slowEvery > 0 && i % slowEvery == slowEvery - 1;
+        if (slow)
+        {
+            ledger.MarkSlow(i);
+        }
+
+        return new SseLoadConnection(i, ledger, slow);
+    }).ToArray();
     var connectClock = Stopwatch.StartNew();
     foreach (var batch in connections.Select((c, i) => (c, i)).Chunk(200))
     {
@@ -82,11 +119,14 @@ static async Task<int> RunAsync(BenchOptions options, List<ServerProcess> server
     using var inFlight = new SemaphoreSlim(64);
     var publishErrors = 0;
 
-    async Task<List<Task>> PublishAsync(int count, Func<int, string> tagOf, Action<int>? beforeSend)
+    // --tag-bytes: extra tags of 200 characters ("pad-i-xxx…") ride along with "bench-k" to make each event bigger.
+    var padding = string.Concat(Enumerable.Range(0, options.TagBytes / 200).Select(i => $",\"pad-{i}-{new string('x', 192)}\""));
+
+    async Task<List<Task>> PublishAsync(int count, Func<int, string> tagOf, Action<int>? beforeSend, CancellationToken cutOff = default)
     {
         var publishes = new List<Task>(count);
         var start = Stopwatch.GetTimestamp();
-        for (var k = 0; k < count; k++)
+        for (var k = 0; k < count && !cutOff.IsCancellationRequested; k++)
         {
             var due = start + (long)(k / options.Rate * Stopwatch.Frequency);
             var wait = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), due);
@@ -100,13 +140,21 @@ static async Task<int> RunAsync(BenchOptions options, List<ServerProcess> server
                 Thread.SpinWait(20);
             }
 
-            await inFlight.WaitAsync();
+            try
+            {
+                await inFlight.WaitAsync(cutOff);
+            }
+            catch (OperationCanceledException)
+            {
+                break;
+            }
+
             var number = k;
             publishes.Add(Task.Run(async () =>
             {
                 try
                 {
-                    using var content = new StringContent($"{{\"tags\":[\"{tagOf(number)}\"]}}", Encoding.UTF8, "application/json");
+                    using var content = new StringContent($"{{\"tags\":[\"{tagOf(number)}\"{padding}]}}", Encoding.UTF8, "application/json");
                     beforeSend?.Invoke(number);
                     using var response = await http.PostAsync(new Uri(urls[number % silos], "/api/cache/invalidate"), content);
                     if (!response.IsSuccessStatusCode)
@@ -137,19 +185,45 @@ static async Task<int> RunAsync(BenchOptions options, List<ServerProcess> server
         await Task.Delay(500);
     }
 
+    var idleFigures = "";
+    if (options.Hold > 0)
+    {
+        // After warm-up (JIT tiering done), nothing is published while the connections are held: what the server spends now is its idle cost
+        // (heartbeats, stream polling, timers) at this many connections.
+        var idleCpuBefore = servers.Aggregate(TimeSpan.Zero, (sum, s) => sum + s.CpuTime());
+        var idleClock = Stopwatch.StartNew();
+        await Task.Delay(TimeSpan.FromSeconds(options.Hold));
+        var idleCpu = servers.Aggregate(TimeSpan.Zero, (sum, s) => sum + s.CpuTime()) - idleCpuBefore;
+        idleFigures = $" idle_cpu={(idleCpu.TotalSeconds / idleClock.Elapsed.TotalSeconds * 100).ToString("0.0", CultureInfo.InvariantCulture)}% idle_seconds={options.Hold.ToString(CultureInfo.InvariantCulture)} rss_idle={(servers.Sum(s => s.ResidentBytes()) / 1024.0 / 1024.0).ToString("0", CultureInfo.InvariantCulture)}MB";
+    }
+
     var before = await DiagnosticsAsync(http, urls);
     var cpuBefore = servers.Aggregate(TimeSpan.Zero, (sum, s) => sum + s.CpuTime());
     var wallBefore = Stopwatch.GetTimestamp();
+    using var cutOff = new CancellationTokenSource();
+    if (options.MaxSeconds > 0)
+    {
+        cutOff.CancelAfter(TimeSpan.FromSeconds(options.MaxSeconds));
+    }
+
     var publishes = await PublishAsync(
         options.Events,
         options.Groups > 0 ? k => $"bench-t{k % options.Groups}" : k => $"bench-{k}",
-        ledger.MarkSent);
-    await Task.WhenAll(publishes);
+        ledger.MarkSent,
+        cutOff.Token);
+    try
+    {
+        await Task.WhenAll(publishes).WaitAsync(cutOff.Token);
+    }
+    catch (OperationCanceledException)
+    {
+        // Cut off: what arrived so far is the figure.
+    }
 
     var expected = ledger.Expected;
     var lastCount = -1L;
     var lastProgress = Stopwatch.StartNew();
-    while (ledger.Delivered < expected && lastProgress.Elapsed < options.Drain)
+    while (ledger.Delivered < expected && lastProgress.Elapsed < options.Drain && !cutOff.IsCancellationRequested)
     {
         await Task.Delay(20);
         if (ledger.Delivered != lastCount)
@@ -170,7 +244,9 @@ static async Task<int> RunAsync(BenchOptions options, List<ServerProcess> server
         connection.Dispose();
     }
 
-    var activeSeconds = Stopwatch.GetElapsedTime(wallBefore, Math.Max(ledger.LastDeliveryAt, wallBefore + 1)).TotalSeconds;
+    var activeSeconds = cutOff.IsCancellationRequested
+        ? Stopwatch.GetElapsedTime(wallBefore, wallAfter).TotalSeconds
+        : Stopwatch.GetElapsedTime(wallBefore, Math.Max(ledger.LastDeliveryAt, wallBefore + 1)).TotalSeconds;
     var wallSeconds = Stopwatch.GetElapsedTime(wallBefore, wallAfter).TotalSeconds;
     string F(double value) => value.ToString("0.0", CultureInfo.InvariantCulture);
     string Mb(long bytes) => (bytes / 1024.0 / 1024.0).ToString("0", CultureInfo.InvariantCulture);
@@ -180,13 +256,17 @@ static async Task<int> RunAsync(BenchOptions options, List<ServerProcess> server
           $"server_cpu={F((cpuAfter - cpuBefore).TotalSeconds / wallSeconds * 100)}%";
     var streamFigures = before is null || after is null
         ? ""
-        : $" silos={silos} stream_messages={after.Value.Messages - before.Value.Messages} broadcast_design={(long)options.Events * silos} gaps={after.Value.Gaps - before.Value.Gaps}";
+        : $" silos={silos} stream_messages={after.Value.Messages - before.Value.Messages} broadcast_design={(long)options.Events * silos} gaps={after.Value.Gaps - before.Value.Gaps} coalescings={after.Value.Coalescings - before.Value.Coalescings}";
+    var slowCount = connections.Count(c => c.Slow);
+    var deliveriesPerSecond = ledger.Delivered / activeSeconds;
     Console.WriteLine(
+        $"hub={options.Hub} " + (cutOff.IsCancellationRequested ? $"cut_off_after={F(options.MaxSeconds)}s " : "") + (slowCount > 0 ? $"slow_conns={slowCount} " : "") +
         $"connections={options.Connections} events={options.Events} rate={F(options.Rate)}/s expected={expected} delivered={ledger.Delivered} " +
         $"lost={expected - ledger.Delivered} duplicates={ledger.Duplicates} strays={ledger.Strays} failed_conns={failed} publish_errors={publishErrors} " +
         $"p50={F(ledger.Latency.Percentile(50))}ms p99={F(ledger.Latency.Percentile(99))}ms max={F(ledger.Latency.MaxMilliseconds)}ms " +
-        $"deliveries/s={(ledger.Delivered / activeSeconds).ToString("0", CultureInfo.InvariantCulture)} connect_time={F(connectTime.TotalSeconds)}s {serverFigures}{streamFigures}");
-    return ledger.Delivered == expected && ledger.Duplicates == 0 && ledger.Strays == 0 ? 0 : 1;
+        $"deliveries/s={deliveriesPerSecond.ToString("0", CultureInfo.InvariantCulture)} connect_time={F(connectTime.TotalSeconds)}s {serverFigures}{idleFigures}{streamFigures}");
+    var exitCode = ledger.Delivered == expected && ledger.Duplicates == 0 && ledger.Strays == 0 ? 0 : 1;
+    return new RunResult(exitCode, deliveriesPerSecond, ledger.Latency.Percentile(99));
 }
 
 static int WarmupRounds(BenchOptions options) =>
@@ -197,9 +277,9 @@ static int GroupOf(int connection, int silo, int silos, BenchOptions options) =>
     ? silo + silos * (connection / silos % (options.Groups / silos))
     : connection % options.Groups;
 
-static async Task<(long Messages, long Gaps)?> DiagnosticsAsync(HttpClient http, Uri[] urls)
+static async Task<(long Messages, long Gaps, long Coalescings)?> DiagnosticsAsync(HttpClient http, Uri[] urls)
 {
-    long messages = 0, gaps = 0;
+    long messages = 0, gaps = 0, coalescings = 0;
     foreach (var url in urls)
     {
         try
@@ -207,6 +287,7 @@ static async Task<(long Messages, long Gaps)?> DiagnosticsAsync(HttpClient http,
             var diagnostics = await http.GetFromJsonAsync<Diagnostics>(new Uri(url, "/api/cache-events/diagnostics"));
             messages += diagnostics!.StreamMessages;
             gaps += diagnostics.Gaps;
+            coalescings += diagnostics.Coalescings;
         }
         catch (HttpRequestException)
         {
@@ -214,7 +295,9 @@ static async Task<(long Messages, long Gaps)?> DiagnosticsAsync(HttpClient http,
         }
     }
 
-    return (messages, gaps);
+    return (messages, gaps, coalescings);
 }
 
-internal sealed record Diagnostics(long StreamMessages, long Gaps);
+internal sealed record Diagnostics(long StreamMessages, long Gaps, long Coalescings);
+
+internal sealed record RunResult(int ExitCode, double DeliveriesPerSecond, double P99);

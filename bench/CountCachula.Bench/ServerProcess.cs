@@ -25,7 +25,7 @@ internal sealed class ServerProcess : IAsyncDisposable
 
     public int Id => _process.Id;
 
-    public static async Task<ServerProcess> StartAsync(string executable, IEnumerable<string> args, bool verbose, TimeSpan timeout, string clusterId, int? primarySiloPort = null)
+    public static async Task<ServerProcess> StartAsync(string executable, IEnumerable<string> args, bool verbose, TimeSpan timeout, string clusterId, int? primarySiloPort = null, IEnumerable<string>? firstArgs = null)
     {
         var port = FreePort();
         var siloPort = FreePort();
@@ -36,7 +36,7 @@ internal sealed class ServerProcess : IAsyncDisposable
             RedirectStandardError = true,
             WorkingDirectory = AppContext.BaseDirectory,
         };
-        foreach (var arg in new[]
+        foreach (var arg in (firstArgs ?? []).Concat(new[]
         {
             "--urls", url.ToString(),
             "--environment", "Production",
@@ -44,7 +44,7 @@ internal sealed class ServerProcess : IAsyncDisposable
             "--Orleans:SiloPort", siloPort.ToString(),
             "--Orleans:GatewayPort", FreePort().ToString(),
             "--Orleans:ClusterId", clusterId,
-        }.Concat(primarySiloPort is { } primary ? ["--Orleans:PrimarySiloPort", primary.ToString()] : []).Concat(args))
+        }).Concat(primarySiloPort is { } primary ? ["--Orleans:PrimarySiloPort", primary.ToString()] : []).Concat(args))
         {
             start.ArgumentList.Add(arg);
         }

@@ -8,7 +8,7 @@ namespace CountCachula.Bench;
 /// One SSE connection over a raw socket: HTTP/1.1 by hand, chunked decoding, and a scan of <c>data:</c> lines for
 /// <c>bench-k</c>. No HttpClient, no strings per event, so thousands of them cost the shared box little CPU.
 /// </summary>
-internal sealed class SseLoadConnection(int index, DeliveryLedger ledger) : IDisposable
+internal sealed class SseLoadConnection(int index, DeliveryLedger ledger, bool slow = false) : IDisposable
 {
     private static readonly byte[] s_connectedLine = "event: connected"u8.ToArray();
     private static readonly byte[] s_benchPrefix = "bench-"u8.ToArray();
@@ -28,10 +28,18 @@ internal sealed class SseLoadConnection(int index, DeliveryLedger ledger) : IDis
 
     public bool Failed { get; private set; }
 
+    /// <summary>A slow client: after <c>connected</c> it never reads again, with a small receive buffer.</summary>
+    public bool Slow => slow;
+
     public async Task RunAsync(IPEndPoint server, string path, CancellationToken cancellationToken)
     {
         try
         {
+            if (slow)
+            {
+                _socket.ReceiveBufferSize = 4096;
+            }
+
             await _socket.ConnectAsync(server, cancellationToken);
             var request = Encoding.ASCII.GetBytes($"GET {path} HTTP/1.1\r\nHost: {server}\r\nAccept: text/event-stream\r\n\r\n");
             await _socket.SendAsync(request, SocketFlags.None, cancellationToken);
@@ -60,6 +68,23 @@ internal sealed class SseLoadConnection(int index, DeliveryLedger ledger) : IDis
 
             _chunked = head.Contains("transfer-encoding: chunked", StringComparison.OrdinalIgnoreCase);
             Feed(headers.ToArray().AsSpan(bodyStart + 4));
+            while (slow && !_connected.Task.IsCompleted)
+            {
+                read = await _socket.ReceiveAsync(buffer, SocketFlags.None, cancellationToken);
+                if (read == 0)
+                {
+                    throw new IOException("The server closed the connection before 'connected'.");
+                }
+
+                Feed(buffer.AsSpan(0, read));
+            }
+
+            if (slow)
+            {
+                // Stop reading: the server's send buffer and then its queue for this client fill up.
+                await Task.Delay(Timeout.Infinite, cancellationToken);
+            }
+
             while ((read = await _socket.ReceiveAsync(buffer, SocketFlags.None, cancellationToken)) > 0)
             {
                 Feed(buffer.AsSpan(0, read));

@@ -24,6 +24,7 @@ public static class FrontendHost
         RaiseThreadPoolMinimum();
         var builder = WebApplication.CreateBuilder(args);
         var orleans = builder.Configuration.GetSection("Orleans");
+        builder.WebHost.UseSockets(sockets => sockets.UnsafePreferInlineScheduling = builder.Configuration.GetValue("Kestrel:InlineScheduling", true));
         builder.UseOrleans(silo =>
         {
             ConfigureClustering(silo, orleans);

@@ -1,42 +1,75 @@
 using System.Buffers;
 using System.IO.Pipelines;
-using System.Threading.Channels;
 using CountCachula.WebFrontend.Interests;
 using CountCachula.WebFrontend.Streaming;
 
 namespace CountCachula.WebFrontend.Connections;
 
 /// <summary>
-/// One open SSE stream. Frames are queued by whoever produces them (stream subscriber, heartbeat) and written by
-/// exactly one loop, which writes everything queued and then flushes once, so a burst costs one flush.
+/// One open SSE stream. Producers (the dispatcher, the heartbeat) add frames to a pending list and, when the connection
+/// was idle, hand it to a <see cref="WriterShard"/>; the shard writes everything pending in one go and flushes once. So
+/// a connection costs no task or wake-up of its own per event, and whatever piles up while a write is in flight leaves
+/// in the next single write.
 /// </summary>
+/// <remarks>
+/// A client that reads too slowly (its flush does not complete while more events arrive) never holds anyone else up and
+/// never makes memory grow: once <see cref="Capacity"/> frames are pending they are coalesced — invalidations merged
+/// into one set of tags (past <see cref="CoalescedTagLimit"/> tags, a single <c>*</c>), preload hints, custom events and
+/// heartbeats dropped — and the merged invalidation is written first when the client reads again.
+/// </remarks>
 public sealed class SseConnection
 {
-    private readonly Channel<SseFrame> _queue;
-    private readonly Action _abort;
+    /// <summary>How many distinct tags a slow client's merged invalidation holds before it becomes <c>*</c>.</summary>
+    public const int CoalescedTagLimit = 1024;
+
+    private readonly Lock _gate = new();
+    private readonly WriterShard _shard;
+    private readonly TaskCompletionSource _finished = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly CountCachulaMetrics? _metrics;
-    private int _overflowed;
+    private List<SseFrame> _pending = [];
+    private List<SseFrame>? _spare = [];
+    private HashSet<string>? _coalescedTags;
+    private bool _coalescedAll;
+    private long _coalescedThrough;
+    private State _state = State.Writing;
+    private bool _closeRequested;
+    private PipeWriter? _output;
+    private CancellationToken _aborted;
+    private long _replayedThrough;
+    private int _coalescings;
+    private long _dropped;
 
     /// <param name="id">The id the browser learns from the <c>connected</c> event.</param>
     /// <param name="tenant">The tenant whose events the connection receives.</param>
-    /// <param name="capacity">How many frames may wait before the connection is given up as too slow.</param>
-    /// <param name="abort">Aborts the underlying HTTP request.</param>
+    /// <param name="capacity">How many frames may wait before they are coalesced.</param>
     /// <param name="format">The wire format the client asked for.</param>
     /// <param name="interests">What the connection listens for at first (<c>*</c> when the client named nothing).</param>
     /// <param name="metrics">Where publish-to-write latency is recorded, if anywhere.</param>
-    public SseConnection(string id, string tenant, int capacity, Action abort, SseFormat format = SseFormat.Default, IEnumerable<Interest>? interests = null, CountCachulaMetrics? metrics = null)
+    public SseConnection(string id, string tenant, int capacity, SseFormat format = SseFormat.Default, IEnumerable<Interest>? interests = null, CountCachulaMetrics? metrics = null)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(capacity, 1);
         _metrics = metrics;
+        _shard = WriterShard.For(id);
         Id = id;
         Tenant = tenant;
+        Capacity = capacity;
         Format = format;
         Interests = [.. interests ?? [Interest.All]];
-        _abort = abort;
-        _queue = Channel.CreateBounded<SseFrame>(new BoundedChannelOptions(capacity)
-        {
-            SingleReader = true,
-            FullMode = BoundedChannelFullMode.Wait,
-        });
+    }
+
+    private enum State
+    {
+        /// <summary>Nothing pending, no write in flight.</summary>
+        Idle,
+
+        /// <summary>Handed to the shard, which will write what is pending.</summary>
+        Queued,
+
+        /// <summary>A write or flush is in flight (or the first frames are still being written).</summary>
+        Writing,
+
+        /// <summary>Finished: nothing is written any more.</summary>
+        Closed,
     }
 
     /// <summary>The connection id, unique within the cluster.</summary>
@@ -47,6 +80,9 @@ public sealed class SseConnection
 
     /// <summary>The wire format the client asked for.</summary>
     public SseFormat Format { get; }
+
+    /// <summary>How many frames may wait before they are coalesced.</summary>
+    public int Capacity { get; }
 
     /// <summary>
     /// What the connection listens for. Changed only under <see cref="InterestGate"/> by the interest endpoint,
@@ -60,38 +96,67 @@ public sealed class SseConnection
     /// <summary>True once the connection left the registry; its interests may no longer change.</summary>
     internal bool Closed { get; set; }
 
-    /// <summary>True once the client fell so far behind that the connection was aborted.</summary>
-    public bool Overflowed => Volatile.Read(ref _overflowed) == 1;
+    /// <summary>How many times this client fell so far behind that its pending frames were coalesced.</summary>
+    public int Coalescings => Volatile.Read(ref _coalescings);
 
-    /// <summary>
-    /// Queues <paramref name="frame"/> without waiting. When the queue is full the client is not keeping up: the
-    /// connection is aborted so the browser reconnects, instead of holding other deliveries or memory hostage.
-    /// </summary>
-    public bool TryEnqueue(SseFrame frame)
+    /// <summary>Preload hints, custom events and heartbeats dropped because this client read too slowly.</summary>
+    public long Dropped => Interlocked.Read(ref _dropped);
+
+    /// <summary>Frames waiting to be written at this instant (a merged invalidation counts as one).</summary>
+    public int PendingCount
     {
-        if (_queue.Writer.TryWrite(frame))
+        get
         {
-            return true;
+            lock (_gate)
+            {
+                return _pending.Count + (_coalescedAll || _coalescedTags is not null ? 1 : 0);
+            }
         }
-
-        if (Interlocked.Exchange(ref _overflowed, 1) == 0)
-        {
-            _queue.Writer.TryComplete();
-            _abort();
-        }
-
-        return false;
     }
 
     /// <summary>
-    /// Writes <paramref name="first"/> (the connected event and any replay), then queued frames, to
+    /// Queues <paramref name="frame"/> without waiting; the write happens on the connection's writer shard.
+    /// </summary>
+    /// <returns>False when the connection has closed.</returns>
+    public bool TryEnqueue(SseFrame frame)
+    {
+        lock (_gate)
+        {
+            if (_state == State.Closed)
+            {
+                return false;
+            }
+
+            if (_pending.Count >= Capacity)
+            {
+                CoalesceLocked();
+            }
+
+            _pending.Add(frame);
+            if (_state != State.Idle)
+            {
+                return true;
+            }
+
+            _state = State.Queued;
+        }
+
+        _shard.Schedule(this);
+        return true;
+    }
+
+    /// <summary>
+    /// Writes <paramref name="first"/> (the connected event and any replay), then everything queued, to
     /// <paramref name="output"/> until the client goes away or a write fails. Queued events up to
     /// <paramref name="replayedThrough"/> were covered by the replay and are skipped, so the boundary between replay
     /// and live has neither a gap nor a duplicate.
     /// </summary>
     public async Task RunAsync(PipeWriter output, IReadOnlyList<SseFrame> first, long replayedThrough, CancellationToken cancellationToken)
     {
-        var reader = _queue.Reader;
+        _output = output;
+        _aborted = cancellationToken;
+        Volatile.Write(ref _replayedThrough, replayedThrough);
+        using var registration = cancellationToken.Register(static state => ((SseConnection)state!).RequestClose(), this);
         try
         {
             foreach (var frame in first)
@@ -100,44 +165,194 @@ public sealed class SseConnection
             }
 
             var flushed = await output.FlushAsync(cancellationToken).ConfigureAwait(false);
-            if (flushed.IsCompleted || flushed.IsCanceled)
+            AfterFlush(flushed.IsCompleted || flushed.IsCanceled, batch: null);
+        }
+        catch (Exception exception) when (IsEndOfStream(exception))
+        {
+            AfterFlush(ended: true, batch: null);
+        }
+
+        await _finished.Task.ConfigureAwait(false);
+    }
+
+    /// <summary>Called by the shard: writes what is pending and flushes once.</summary>
+    internal void WriteQueued()
+    {
+        List<SseFrame> batch;
+        SseFrame? merged = null;
+        lock (_gate)
+        {
+            if (_state != State.Queued)
             {
                 return;
             }
 
-            while (await reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
+            _state = State.Writing;
+            batch = _pending;
+            _pending = _spare ?? [];
+            _spare = null;
+            if (_coalescedAll || _coalescedTags is not null)
             {
-                var now = DateTime.UtcNow;
-                while (reader.TryRead(out var frame))
+                merged = SseFrame.Invalidation(_coalescedAll ? ["*"] : [.. _coalescedTags!], Format, _coalescedThrough);
+                _coalescedTags = null;
+                _coalescedAll = false;
+            }
+        }
+
+        ValueTask<FlushResult> flush;
+        try
+        {
+            var output = _output!;
+            var replayedThrough = Volatile.Read(ref _replayedThrough);
+            var now = DateTime.UtcNow;
+            if (merged is not null)
+            {
+                output.Write(merged.Bytes.Span);
+            }
+
+            foreach (var frame in batch)
+            {
+                if (frame.Sequence == 0)
                 {
-                    if (frame.Sequence == 0 || frame.Sequence > replayedThrough)
+                    output.Write(frame.Bytes.Span);
+                }
+                else if (frame.Sequence > replayedThrough)
+                {
+                    output.Write(frame.Bytes.Span);
+                    _metrics?.Written(frame.PublishedAtUtc, now);
+                }
+            }
+
+            batch.Clear();
+            flush = output.FlushAsync(_aborted);
+        }
+        catch (Exception)
+        {
+            // Whatever the reason (usually the client is gone), this stream cannot be written any more.
+            batch.Clear();
+            AfterFlush(ended: true, batch);
+            return;
+        }
+
+        if (flush.IsCompletedSuccessfully)
+        {
+            var result = flush.Result;
+            AfterFlush(result.IsCompleted || result.IsCanceled, batch);
+        }
+        else
+        {
+            _ = AwaitFlushAsync(flush, batch);
+        }
+    }
+
+    private async Task AwaitFlushAsync(ValueTask<FlushResult> flush, List<SseFrame> batch)
+    {
+        bool ended;
+        try
+        {
+            var result = await flush.ConfigureAwait(false);
+            ended = result.IsCompleted || result.IsCanceled;
+        }
+        catch (Exception)
+        {
+            ended = true;
+        }
+
+        AfterFlush(ended, batch);
+    }
+
+    private void AfterFlush(bool ended, List<SseFrame>? batch)
+    {
+        var schedule = false;
+        lock (_gate)
+        {
+            if (batch is not null)
+            {
+                _spare = batch;
+            }
+
+            if (ended || _closeRequested)
+            {
+                CloseLocked();
+                return;
+            }
+
+            if (_pending.Count > 0 || _coalescedAll || _coalescedTags is not null)
+            {
+                _state = State.Queued;
+                schedule = true;
+            }
+            else
+            {
+                _state = State.Idle;
+            }
+        }
+
+        if (schedule)
+        {
+            _shard.Schedule(this);
+        }
+    }
+
+    private void RequestClose()
+    {
+        lock (_gate)
+        {
+            _closeRequested = true;
+            if (_state is State.Idle or State.Queued)
+            {
+                // No write is in flight; one that is will see the request when its flush ends.
+                CloseLocked();
+            }
+        }
+    }
+
+    private void CloseLocked()
+    {
+        _state = State.Closed;
+        _pending.Clear();
+        _coalescedTags = null;
+        _finished.TrySetResult();
+    }
+
+    /// <summary>
+    /// The client is not keeping up: fold what is pending into the merged invalidation. Invalidations merge (their ids
+    /// are covered by the merged event's id, the newest of them); hints, custom events and heartbeats are dropped.
+    /// </summary>
+    private void CoalesceLocked()
+    {
+        var dropped = 0;
+        foreach (var frame in _pending)
+        {
+            if (frame.Kind == FrameKind.Invalidate && frame.Tags is { } tags)
+            {
+                _coalescedThrough = Math.Max(_coalescedThrough, frame.Sequence);
+                if (!_coalescedAll)
+                {
+                    _coalescedTags ??= new HashSet<string>(StringComparer.Ordinal);
+                    foreach (var tag in tags)
                     {
-                        output.Write(frame.Bytes.Span);
-                        if (frame.Sequence != 0)
+                        if (tag == "*" || (_coalescedTags.Add(tag) && _coalescedTags.Count > CoalescedTagLimit))
                         {
-                            _metrics?.Written(frame.PublishedAtUtc, now);
+                            _coalescedAll = true;
+                            _coalescedTags = null;
+                            break;
                         }
                     }
                 }
-
-                var flush = await output.FlushAsync(cancellationToken).ConfigureAwait(false);
-                if (flush.IsCompleted || flush.IsCanceled)
-                {
-                    return;
-                }
+            }
+            else
+            {
+                dropped++;
             }
         }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-        {
-            // The client disconnected: the normal end of an SSE stream.
-        }
-        catch (IOException)
-        {
-            // A write failed because the connection broke; the caller removes the connection all the same.
-        }
-        finally
-        {
-            _queue.Writer.TryComplete();
-        }
+
+        _pending.Clear();
+        _coalescings++;
+        _dropped += dropped;
+        _metrics?.Coalesced(dropped);
     }
+
+    private static bool IsEndOfStream(Exception exception) =>
+        exception is OperationCanceledException or IOException or InvalidOperationException or ObjectDisposedException;
 }

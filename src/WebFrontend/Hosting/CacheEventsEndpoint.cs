@@ -44,7 +44,7 @@ public static partial class CacheEventsEndpoint
     private static async Task<SiloDiagnostics> Diagnostics(
         ConnectionRegistry registry, TopicSubscriptions subscriptions, CountCachulaMetrics metrics, IGrainFactory grains, IOptions<CountCachulaOptions> options) =>
         new(subscriptions.SiloId, await grains.GetGrain<ICacheHubGrain>(options.Value.DefaultTenant).GetSilo(), registry.Count, subscriptions.Count,
-            metrics.StreamMessages, metrics.Events, metrics.Deliveries, metrics.Gaps);
+            metrics.StreamMessages, metrics.Events, metrics.Deliveries, metrics.Gaps, metrics.Coalescings);
 
     private static async Task<IResult> StreamAsync(
         HttpContext context,
@@ -82,7 +82,7 @@ public static partial class CacheEventsEndpoint
         // Subscribe before announcing the connection: once the browser sees 'connected', nothing published later is missed.
         await subscriptions.AcquireConnectionAsync(tenant, interests, aborted);
 
-        var connection = new SseConnection(Guid.NewGuid().ToString("N"), tenant, settings.ConnectionQueueCapacity, context.Abort, format, interests, metrics);
+        var connection = new SseConnection(Guid.NewGuid().ToString("N"), tenant, settings.ConnectionQueueCapacity, format, interests, metrics);
         var retry = settings.RetryMilliseconds + (settings.RetryJitterMilliseconds > 0 ? Random.Shared.Next(settings.RetryJitterMilliseconds + 1) : 0);
         var connected = JsonSerializer.Serialize(new ConnectedData(connection.Id, tenant, DateTimeOffset.UtcNow), ConnectedJson.Default.ConnectedData);
         var connectedFrame = SseFrame.Create(id: null, "connected", connected, retry);
@@ -130,7 +130,7 @@ public static partial class CacheEventsEndpoint
             }
 
             await subscriptions.ReleaseConnectionAsync(tenant, held);
-            LogDisconnected(logger, connection.Id, tenant, connection.Overflowed);
+            LogDisconnected(logger, connection.Id, tenant, connection.Coalescings);
         }
 
         // The response was written above; nothing is left to send.
@@ -177,8 +177,8 @@ public static partial class CacheEventsEndpoint
     [LoggerMessage(Level = LogLevel.Debug, Message = "Connection {ConnectionId} of tenant {Tenant} opened")]
     private static partial void LogConnected(ILogger logger, string connectionId, string tenant);
 
-    [LoggerMessage(Level = LogLevel.Debug, Message = "Connection {ConnectionId} of tenant {Tenant} closed (too slow: {Overflowed})")]
-    private static partial void LogDisconnected(ILogger logger, string connectionId, string tenant, bool overflowed);
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Connection {ConnectionId} of tenant {Tenant} closed (times its queue was coalesced: {Coalescings})")]
+    private static partial void LogDisconnected(ILogger logger, string connectionId, string tenant, int coalescings);
 }
 
 /// <summary>One silo's counters since it started.</summary>
@@ -190,7 +190,8 @@ public static partial class CacheEventsEndpoint
 /// <param name="Events">Distinct events dispatched.</param>
 /// <param name="Deliveries">Events queued on connections.</param>
 /// <param name="Gaps">Events given up on because they never arrived.</param>
-public sealed record SiloDiagnostics(string Silo, string HubSilo, int Connections, int StreamSubscriptions, long StreamMessages, long Events, long Deliveries, long Gaps);
+/// <param name="Coalescings">Times a slow client's pending frames were merged into one invalidation.</param>
+public sealed record SiloDiagnostics(string Silo, string HubSilo, int Connections, int StreamSubscriptions, long StreamMessages, long Events, long Deliveries, long Gaps, long Coalescings);
 
 /// <summary>The data of the <c>connected</c> event.</summary>
 /// <param name="ConnectionId">The connection's id.</param>

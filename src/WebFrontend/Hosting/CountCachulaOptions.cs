@@ -28,10 +28,11 @@ public sealed class CountCachulaOptions
     public int RetryJitterMilliseconds { get; set; } = 3000;
 
     /// <summary>
-    /// How many events may wait for one connection's writer. A client that falls this far behind is disconnected
-    /// (its browser reconnects) rather than letting its queue grow without bound.
+    /// How many frames may wait for one connection's writer. When a client reads so slowly that this many pile up, they
+    /// are coalesced: invalidations merged into one (a single <c>*</c> past 1,024 distinct tags), preload hints,
+    /// custom events and heartbeats dropped. The client stays connected and memory stays bounded.
     /// </summary>
-    public int ConnectionQueueCapacity { get; set; } = 4096;
+    public int ConnectionQueueCapacity { get; set; } = 1024;
 
     /// <summary>
     /// When false (the default), the HTTP publishing endpoints answer only callers on the loopback interface: they

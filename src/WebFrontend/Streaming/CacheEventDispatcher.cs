@@ -24,13 +24,12 @@ public sealed class CacheEventDispatcher(ConnectionRegistry registry, CountCachu
         var index = registry.Index(tenant);
         var address = cacheEvent.AddressTags;
         var frames = new FrameCache(cacheEvent);
-        int delivered = 0, attempted = 0;
+        var delivered = 0;
         if (address is null || index.EveryoneWantsAll)
         {
             // Everyone gets the whole event: one frame per format, the same bytes for all.
             foreach (var connection in connections)
             {
-                attempted++;
                 delivered += connection.TryEnqueue(frames.Whole(connection.Format)) ? 1 : 0;
             }
         }
@@ -38,7 +37,6 @@ public sealed class CacheEventDispatcher(ConnectionRegistry registry, CountCachu
         {
             foreach (var (connection, positions) in index.Match(address, connections))
             {
-                attempted++;
                 var frame = cacheEvent.Kind == CacheEventKind.Invalidate && positions.Count < address.Count
                     ? frames.Subset(connection.Format, positions)
                     : frames.Whole(connection.Format);
@@ -46,7 +44,7 @@ public sealed class CacheEventDispatcher(ConnectionRegistry registry, CountCachu
             }
         }
 
-        metrics.Delivered(delivered, attempted - delivered);
+        metrics.Delivered(delivered);
         activity.Record(cacheEvent);
         return delivered;
     }

@@ -10,7 +10,8 @@ public sealed class CountCachulaMetrics
 
     private readonly Counter<long> _eventsReceived;
     private readonly Counter<long> _deliveries;
-    private readonly Counter<long> _overflows;
+    private readonly Counter<long> _coalescings;
+    private readonly Counter<long> _dropped;
     private readonly UpDownCounter<long> _subscriptions;
     private readonly UpDownCounter<long> _connections;
     private readonly Counter<long> _gaps;
@@ -22,6 +23,7 @@ public sealed class CountCachulaMetrics
     private long _eventCount;
     private long _deliveryCount;
     private long _gapCount;
+    private long _coalescingCount;
 
     /// <summary>Creates the instruments on a meter from <paramref name="meterFactory"/>.</summary>
     public CountCachulaMetrics(IMeterFactory meterFactory)
@@ -29,7 +31,8 @@ public sealed class CountCachulaMetrics
         var meter = meterFactory.Create(MeterName);
         _eventsReceived = meter.CreateCounter<long>("countcachula.events.received", description: "Hub events that reached this silo's frontend.");
         _deliveries = meter.CreateCounter<long>("countcachula.deliveries", description: "Events queued on a connection.");
-        _overflows = meter.CreateCounter<long>("countcachula.connections.overflowed", description: "Connections dropped because their client fell too far behind.");
+        _coalescings = meter.CreateCounter<long>("countcachula.connections.coalesced", description: "Times a slow client's pending frames were merged into one invalidation.");
+        _dropped = meter.CreateCounter<long>("countcachula.frames.dropped", description: "Preload hints, custom events and heartbeats dropped because their client read too slowly.");
         _subscriptions = meter.CreateUpDownCounter<long>("countcachula.stream.subscriptions", description: "Stream subscriptions this silo holds.");
         _connections = meter.CreateUpDownCounter<long>("countcachula.connections", description: "Open SSE connections on this silo.");
         _streamMessages = meter.CreateCounter<long>("countcachula.stream.messages", description: "Stream messages that reached this silo, duplicates and strays included.");
@@ -47,6 +50,9 @@ public sealed class CountCachulaMetrics
 
     /// <summary>Events queued on connections so far.</summary>
     public long Deliveries => Interlocked.Read(ref _deliveryCount);
+
+    /// <summary>Times a slow client's pending frames were coalesced so far.</summary>
+    public long Coalescings => Interlocked.Read(ref _coalescingCount);
 
     /// <summary>Missing events given up on so far.</summary>
     public long Gaps => Interlocked.Read(ref _gapCount);
@@ -68,13 +74,19 @@ public sealed class CountCachulaMetrics
         }));
     }
 
-    internal void Delivered(int delivered, int overflowed)
+    internal void Delivered(int delivered)
     {
         Interlocked.Add(ref _deliveryCount, delivered);
         _deliveries.Add(delivered);
-        if (overflowed > 0)
+    }
+
+    internal void Coalesced(int dropped)
+    {
+        Interlocked.Increment(ref _coalescingCount);
+        _coalescings.Add(1);
+        if (dropped > 0)
         {
-            _overflows.Add(overflowed);
+            _dropped.Add(dropped);
         }
     }
 

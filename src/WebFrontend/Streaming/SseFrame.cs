@@ -10,12 +10,20 @@ namespace CountCachula.WebFrontend.Streaming;
 /// </summary>
 public sealed class SseFrame
 {
-    private SseFrame(byte[] bytes, DateTime publishedAtUtc, long sequence)
+    private SseFrame(byte[] bytes, DateTime publishedAtUtc, long sequence, FrameKind kind, IReadOnlyList<string>? tags)
     {
         Bytes = bytes;
         PublishedAtUtc = publishedAtUtc;
         Sequence = sequence;
+        Kind = kind;
+        Tags = tags;
     }
+
+    /// <summary>What the frame carries, which decides what may happen to it when its client reads too slowly.</summary>
+    public FrameKind Kind { get; }
+
+    /// <summary>For an invalidation, the tags it names; a slow client's pending invalidations are merged from these.</summary>
+    public IReadOnlyList<string>? Tags { get; }
 
     /// <summary>The hub sequence of the event; 0 for frames the frontend makes itself (connected, heartbeat, reset).</summary>
     public long Sequence { get; }
@@ -33,7 +41,10 @@ public sealed class SseFrame
     /// Encodes an event. <paramref name="data"/> must not contain CR or NUL, and LF only separates data lines: every tag,
     /// route, name and custom payload is checked for that before it enters the hub, so nothing here can add a field.
     /// </summary>
-    public static SseFrame Create(string? id, string eventName, string data, int? retryMilliseconds = null, DateTime publishedAtUtc = default, long sequence = 0)
+    public static SseFrame Create(string? id, string eventName, string data, int? retryMilliseconds = null, DateTime publishedAtUtc = default, long sequence = 0) =>
+        Create(id, eventName, data, retryMilliseconds, publishedAtUtc, sequence, FrameKind.Control, tags: null);
+
+    private static SseFrame Create(string? id, string eventName, string data, int? retryMilliseconds, DateTime publishedAtUtc, long sequence, FrameKind kind, IReadOnlyList<string>? tags)
     {
         var writer = new ArrayBufferWriter<byte>(64 + data.Length);
         if (retryMilliseconds is { } retry)
@@ -62,7 +73,7 @@ public sealed class SseFrame
         }
 
         Append(writer, "\n");
-        return new SseFrame(writer.WrittenSpan.ToArray(), publishedAtUtc, sequence);
+        return new SseFrame(writer.WrittenSpan.ToArray(), publishedAtUtc, sequence, kind, tags);
     }
 
     /// <summary>
@@ -74,16 +85,16 @@ public sealed class SseFrame
         var id = cacheEvent.Sequence.ToString(System.Globalization.CultureInfo.InvariantCulture);
         return cacheEvent.Kind switch
         {
-            CacheEventKind.Invalidate => Create(id, "invalidate", Join(items, format), publishedAtUtc: cacheEvent.PublishedAtUtc, sequence: cacheEvent.Sequence),
-            CacheEventKind.PreloadHint => Create(id, format == SseFormat.Json ? "preload" : "preload-hint", Join(items, format), publishedAtUtc: cacheEvent.PublishedAtUtc, sequence: cacheEvent.Sequence),
-            CacheEventKind.Custom => Create(id, cacheEvent.EventName!, cacheEvent.Data!, publishedAtUtc: cacheEvent.PublishedAtUtc, sequence: cacheEvent.Sequence),
+            CacheEventKind.Invalidate => Create(id, "invalidate", Join(items, format), null, cacheEvent.PublishedAtUtc, cacheEvent.Sequence, FrameKind.Invalidate, items),
+            CacheEventKind.PreloadHint => Create(id, format == SseFormat.Json ? "preload" : "preload-hint", Join(items, format), null, cacheEvent.PublishedAtUtc, cacheEvent.Sequence, FrameKind.PreloadHint, null),
+            CacheEventKind.Custom => Create(id, cacheEvent.EventName!, cacheEvent.Data!, null, cacheEvent.PublishedAtUtc, cacheEvent.Sequence, FrameKind.Custom, null),
             _ => throw new ArgumentOutOfRangeException(nameof(cacheEvent), cacheEvent.Kind, "Unknown event kind."),
         };
     }
 
     /// <summary>An invalidation made by the frontend (a replay's union of missed tags), carrying id <paramref name="sequence"/>.</summary>
     public static SseFrame Invalidation(IReadOnlyList<string> tags, SseFormat format, long sequence) =>
-        Create(sequence.ToString(System.Globalization.CultureInfo.InvariantCulture), "invalidate", Join(tags, format), sequence: sequence);
+        Create(sequence.ToString(System.Globalization.CultureInfo.InvariantCulture), "invalidate", Join(tags, format), null, default, sequence, FrameKind.Invalidate, tags);
 
     private static string Join(IReadOnlyList<string> items, SseFormat format) => format == SseFormat.Json
         ? JsonSerializer.Serialize(items, FrameJson.Default.IReadOnlyListString)
@@ -94,6 +105,22 @@ public sealed class SseFrame
         var span = writer.GetSpan(Encoding.UTF8.GetMaxByteCount(text.Length));
         writer.Advance(Encoding.UTF8.GetBytes(text, span));
     }
+}
+
+/// <summary>What an <see cref="SseFrame"/> carries.</summary>
+public enum FrameKind
+{
+    /// <summary>Made by the frontend: connected, heartbeat, reset.</summary>
+    Control,
+
+    /// <summary>An invalidation: may be merged with other pending invalidations of a slow client.</summary>
+    Invalidate,
+
+    /// <summary>A preload hint: may be dropped for a slow client.</summary>
+    PreloadHint,
+
+    /// <summary>An application's custom event: dropped for a client too slow to take it.</summary>
+    Custom,
 }
 
 [JsonSerializable(typeof(IReadOnlyList<string>))]

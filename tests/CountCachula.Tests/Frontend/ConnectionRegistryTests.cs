@@ -1,4 +1,6 @@
+using CountCachula.Tests.Infrastructure;
 using CountCachula.WebFrontend.Connections;
+using CountCachula.WebFrontend.Streaming;
 
 namespace CountCachula.Tests.Frontend;
 
@@ -8,7 +10,7 @@ public sealed class ConnectionRegistryTests
     public void Registering_the_same_connection_twice_keeps_one_entry()
     {
         var registry = new ConnectionRegistry();
-        var connection = new SseConnection("c1", "default", 16, () => { });
+        var connection = new SseConnection("c1", "default", 16);
 
         Assert.True(registry.Add(connection));
         Assert.False(registry.Add(connection));
@@ -25,8 +27,8 @@ public sealed class ConnectionRegistryTests
     public void Tenants_are_kept_apart()
     {
         var registry = new ConnectionRegistry();
-        registry.Add(new SseConnection("same-id", "a", 16, () => { }));
-        registry.Add(new SseConnection("same-id", "b", 16, () => { }));
+        registry.Add(new SseConnection("same-id", "a", 16));
+        registry.Add(new SseConnection("same-id", "b", 16));
 
         Assert.Equal(2, registry.Count);
         Assert.Equal("a", Assert.Single(registry.Snapshot("a")).Tenant);
@@ -34,20 +36,61 @@ public sealed class ConnectionRegistryTests
     }
 
     [Fact]
-    public void A_connection_whose_queue_overflows_is_aborted_once()
+    public async Task A_connection_that_falls_behind_gets_one_merged_invalidation_and_keeps_its_newest_frames()
     {
-        var aborts = 0;
-        var connection = new SseConnection("slow", "default", 16, () => aborts++);
-        var frame = CountCachula.WebFrontend.Streaming.SseFrame.Heartbeat;
-
-        for (var i = 0; i < 16; i++)
+        // The writer has not started (RunAsync not called), exactly like a client whose flush is stuck: frames pile up.
+        var connection = new SseConnection("slow", "default", capacity: 4);
+        for (var sequence = 1; sequence <= 9; sequence++)
         {
-            Assert.True(connection.TryEnqueue(frame));
+            var cacheEvent = new CacheEvent
+            {
+                Tenant = "default",
+                Sequence = sequence,
+                Kind = sequence % 3 == 0 ? CacheEventKind.PreloadHint : CacheEventKind.Invalidate,
+                Items = sequence % 3 == 0 ? [$"/route/{sequence}"] : [$"tag-{sequence}", "shared"],
+                PublishedAtUtc = DateTime.UtcNow,
+            };
+            Assert.True(connection.TryEnqueue(SseFrame.From(cacheEvent, cacheEvent.Items, SseFormat.Default)));
         }
 
-        Assert.False(connection.TryEnqueue(frame));
-        Assert.False(connection.TryEnqueue(frame));
-        Assert.True(connection.Overflowed);
-        Assert.Equal(1, aborts);
+        // 9 frames through a bound of 4: two coalescings; what is left is the merged invalidation plus the last frame.
+        Assert.Equal(2, connection.Coalescings);
+        Assert.Equal(2, connection.Dropped);
+        Assert.Equal(2, connection.PendingCount);
+
+        var pipe = new System.IO.Pipelines.Pipe();
+        using var stop = new CancellationTokenSource();
+        var running = connection.RunAsync(pipe.Writer, [SseFrame.Create(null, "connected", "{}")], 0, stop.Token);
+        var text = await ReadUntilAsync(pipe.Reader, "id: 9\n");
+        await stop.CancelAsync();
+        await running.WaitAsync(Timeouts.Default);
+
+        Assert.Equal(
+            "event: connected\ndata: {}\n\n" +
+            "id: 8\nevent: invalidate\ndata: tag-1,shared,tag-2,tag-4,tag-5,tag-7,tag-8\n\n" +
+            "id: 9\nevent: preload-hint\ndata: /route/9\n\n",
+            text);
+    }
+
+    private static async Task<string> ReadUntilAsync(System.IO.Pipelines.PipeReader reader, string marker)
+    {
+        var text = new System.Text.StringBuilder();
+        using var timeout = new CancellationTokenSource(Timeouts.Default);
+        while (true)
+        {
+            var result = await reader.ReadAsync(timeout.Token);
+            foreach (var segment in result.Buffer)
+            {
+                text.Append(System.Text.Encoding.UTF8.GetString(segment.Span));
+            }
+
+            reader.AdvanceTo(result.Buffer.End);
+            var soFar = text.ToString();
+            var at = soFar.IndexOf(marker, StringComparison.Ordinal);
+            if (at >= 0 && soFar.IndexOf("\n\n", at, StringComparison.Ordinal) >= 0)
+            {
+                return soFar;
+            }
+        }
     }
 }

@@ -57,7 +57,7 @@ public sealed class MetricsAndHealthTests(FrontendFixture frontend) : IClassFixt
         Assert.Equal(3, totals.GetValueOrDefault("countcachula.events.received"));
         Assert.Equal(4, totals.GetValueOrDefault("countcachula.deliveries"));
         Assert.Equal(0, totals.GetValueOrDefault("countcachula.connections"));
-        Assert.Equal(0, totals.GetValueOrDefault("countcachula.connections.overflowed"));
+        Assert.Equal(0, totals.GetValueOrDefault("countcachula.connections.coalesced"));
         Assert.Equal(1, totals.GetValueOrDefault("countcachula.replays"));
         Assert.Equal(4, totals.GetValueOrDefault("countcachula.publish_to_write.duration.count"));
     }
