@@ -96,6 +96,12 @@ public static class CacheInput
                 return "contains CR, LF or NUL, which would break SSE framing";
             }
 
+            if (c == '\uFFFD')
+            {
+                // What a decoder leaves for bytes that are not UTF-8: the tag the caller meant was lost on the way.
+                return "contains U+FFFD (the request carried bytes that are not valid UTF-8)";
+            }
+
             if (char.IsSurrogate(c))
             {
                 // A lone surrogate cannot be encoded as UTF-8, so it could never reach a browser intact.

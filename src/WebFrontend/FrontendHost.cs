@@ -71,7 +71,25 @@ public static class FrontendHost
         {
             app.MapOrleansDashboard("/orleans");
         }
+
+        app.Lifetime.ApplicationStarted.Register(() => LogAuth(app));
         return app;
+    }
+
+    private static void LogAuth(WebApplication app)
+    {
+        var auth = app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<CountCachulaOptions>>().Value.Auth;
+        var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("CountCachula.Auth");
+        if (auth.IsEnabled)
+        {
+            logger.LogInformation("Authentication is on: subscribers need a token, publishers a token with the publish scope or an API key ({ApiKeys} configured).", auth.ApiKeys.Count);
+        }
+        else
+        {
+            logger.LogWarning(
+                "Authentication is off ({Why}): anyone who reaches this server may subscribe, and publish from this host. Set CountCachula:Auth:Enabled=true and CountCachula:Auth:SigningKey to require credentials.",
+                app.Environment.IsDevelopment() ? "the Development environment needs no set-up" : "CountCachula:Auth:Enabled=false");
+        }
     }
 
     /// <summary>

@@ -33,6 +33,7 @@ public sealed class SseConnection
     private long _coalescedThrough;
     private State _state = State.Writing;
     private bool _closeRequested;
+    private bool _finishing;
     private PipeWriter? _output;
     private CancellationToken _aborted;
     private long _replayedThrough;
@@ -122,7 +123,7 @@ public sealed class SseConnection
     {
         lock (_gate)
         {
-            if (_state == State.Closed)
+            if (_state == State.Closed || _finishing)
             {
                 return false;
             }
@@ -143,6 +144,32 @@ public sealed class SseConnection
 
         _shard.Schedule(this);
         return true;
+    }
+
+    /// <summary>
+    /// Queues <paramref name="last"/> as the stream's final frame: once it is written the stream ends (used when the
+    /// subscriber's token expires). Anything queued before it is still written first.
+    /// </summary>
+    public void Finish(SseFrame last)
+    {
+        lock (_gate)
+        {
+            if (_state == State.Closed || _finishing)
+            {
+                return;
+            }
+
+            _finishing = true;
+            _pending.Add(last);
+            if (_state != State.Idle)
+            {
+                return;
+            }
+
+            _state = State.Queued;
+        }
+
+        _shard.Schedule(this);
     }
 
     /// <summary>
@@ -271,7 +298,7 @@ public sealed class SseConnection
                 _spare = batch;
             }
 
-            if (ended || _closeRequested)
+            if (ended || _closeRequested || (_finishing && _pending.Count == 0))
             {
                 CloseLocked();
                 return;

@@ -52,6 +52,7 @@ public static partial class CacheEventsEndpoint
         TopicSubscriptions subscriptions,
         IGrainFactory grains,
         CountCachulaMetrics metrics,
+        ConnectionLimits limits,
         IOptions<CountCachulaOptions> options,
         ILoggerFactory loggerFactory)
     {
@@ -68,15 +69,73 @@ public static partial class CacheEventsEndpoint
             return formatProblem;
         }
 
-        var requested = context.Request.Query["tags"].ToString();
-        var interests = ConnectionInterests.Parse(requested.Length == 0 ? ["*"] : requested.Split(','), "tags", out var interestProblem);
-        if (interestProblem is not null)
+        var settings = options.Value;
+        var (grant, accessProblem) = await CountCachulaAccess.SubscriberAsync(context, settings);
+        if (grant is null)
         {
-            return interestProblem;
+            return accessProblem!;
         }
 
-        var settings = options.Value;
-        var tenant = settings.DefaultTenant;
+        if (ReplayRequest.Problem(context.Request) is { } idProblem)
+        {
+            return idProblem;
+        }
+
+        // No ?tags= means everything the credential allows: all of it, or the token's own patterns.
+        var requested = context.Request.Query["tags"].ToString();
+        Interest[] interests;
+        if (requested.Length == 0)
+        {
+            interests = grant.Patterns is { } allowed ? [.. allowed.Distinct()] : [Interest.All];
+        }
+        else
+        {
+            interests = ConnectionInterests.Parse(requested.Split(','), "tags", out var interestProblem);
+            if (interestProblem is not null)
+            {
+                return interestProblem;
+            }
+        }
+
+        if (interests.FirstOrDefault(i => !grant.Allows(i)) is { Value: not null } outside)
+        {
+            return Results.Problem(
+                statusCode: StatusCodes.Status403Forbidden,
+                title: "Interest outside the token's scope",
+                detail: $"The token does not allow listening to '{outside}'; it allows: {string.Join(", ", grant.Patterns!)}.");
+        }
+
+        var tenant = grant.Tenant;
+        var address = context.Connection.RemoteIpAddress?.ToString() ?? "unknown";
+        if (limits.TryAcquire(tenant, address, settings.MaxConnectionsPerTenant, settings.MaxConnectionsPerIp) is { } full)
+        {
+            context.Response.Headers.RetryAfter = "30";
+            return Results.Problem(statusCode: StatusCodes.Status429TooManyRequests, title: "Too many streams", detail: full);
+        }
+
+        try
+        {
+            return await ServeAsync(context, registry, subscriptions, grains, metrics, settings, grant, interests, format, loggerFactory);
+        }
+        finally
+        {
+            limits.Release(tenant, address);
+        }
+    }
+
+    private static async Task<IResult> ServeAsync(
+        HttpContext context,
+        ConnectionRegistry registry,
+        TopicSubscriptions subscriptions,
+        IGrainFactory grains,
+        CountCachulaMetrics metrics,
+        CountCachulaOptions settings,
+        CallerGrant grant,
+        Interest[] interests,
+        SseFormat format,
+        ILoggerFactory loggerFactory)
+    {
+        var tenant = grant.Tenant;
         var aborted = context.RequestAborted;
 
         // Subscribe before announcing the connection: once the browser sees 'connected', nothing published later is missed.
@@ -111,6 +170,11 @@ public static partial class CacheEventsEndpoint
                 through = replayedThrough;
             }
 
+            // A stream lives no longer than its credential: at expiry it says why and ends (the browser reconnects
+            // with a fresh token, or not at all).
+            using var expiry = grant.ExpiresAtUtc is { } expiresAt
+                ? new Timer(static state => ((SseConnection)state!).Finish(s_expired), connection, Until(expiresAt), Timeout.InfiniteTimeSpan)
+                : null;
             await connection.RunAsync(response.BodyWriter, first, through, aborted);
         }
         finally
@@ -135,6 +199,14 @@ public static partial class CacheEventsEndpoint
 
         // The response was written above; nothing is left to send.
         return Results.Empty;
+    }
+
+    private static readonly SseFrame s_expired = SseFrame.Create(id: null, "auth-expired", """{"reason":"token-expired"}""");
+
+    private static TimeSpan Until(DateTime atUtc)
+    {
+        var wait = atUtc - DateTime.UtcNow;
+        return wait < TimeSpan.Zero ? TimeSpan.Zero : wait > TimeSpan.FromDays(40) ? TimeSpan.FromDays(40) : wait;
     }
 
     private static bool TryReadFormat(HttpRequest request, out SseFormat format, out IResult problem)

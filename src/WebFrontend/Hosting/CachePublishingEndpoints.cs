@@ -51,7 +51,7 @@ public static class CachePublishingEndpoints
             return Invalid(problem);
         }
 
-        await hub.InvalidateAsync((IReadOnlyList<string>)body.Tags!);
+        await HubFor(request, hub).InvalidateAsync((IReadOnlyList<string>)body.Tags!);
         return Results.Accepted();
     }
 
@@ -68,7 +68,7 @@ public static class CachePublishingEndpoints
             return Invalid(problem);
         }
 
-        await hub.PreloadHintAsync((IReadOnlyList<string>)body.Routes!, (IReadOnlyList<string>?)body.ScopeTags);
+        await HubFor(request, hub).PreloadHintAsync((IReadOnlyList<string>)body.Routes!, (IReadOnlyList<string>?)body.ScopeTags);
         return Results.Accepted();
     }
 
@@ -85,7 +85,7 @@ public static class CachePublishingEndpoints
             return Invalid(problem);
         }
 
-        await hub.BroadcastAsync(body.Event!, body.Data!, (IReadOnlyList<string>?)body.ScopeTags);
+        await HubFor(request, hub).BroadcastAsync(body.Event!, body.Data!, (IReadOnlyList<string>?)body.ScopeTags);
         return Results.Accepted();
     }
 
@@ -111,6 +111,10 @@ public static class CachePublishingEndpoints
                 ? (null, Results.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Malformed JSON", detail: "The body is the JSON literal null; an object is expected."))
                 : (body, null);
         }
+        catch (BadHttpRequestException exception) when (exception.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            return (null, TooLarge(request.HttpContext.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpMaxRequestBodySizeFeature>()?.MaxRequestBodySize ?? 0));
+        }
         catch (JsonException exception)
         {
             return (null, Results.Problem(
@@ -120,11 +124,54 @@ public static class CachePublishingEndpoints
         }
     }
 
+    private const string TenantKey = "CountCachula.Tenant";
+
+    /// <summary>The hub of the tenant the caller was admitted for.</summary>
+    private static ICacheHub HubFor(HttpRequest request, ICacheHub hub) =>
+        request.HttpContext.Items[TenantKey] is string tenant && tenant != hub.Tenant ? hub.ForTenant(tenant) : hub;
+
+    /// <summary>
+    /// Caps what the request may send at <paramref name="limit"/> bytes: a declared larger body is refused at once, an
+    /// undeclared (chunked) one fails while it is read, which <see cref="ReadAsync{T}"/> turns into the same 413.
+    /// </summary>
+    internal static IResult? BodyTooLarge(HttpContext http, long limit)
+    {
+        if (http.Request.ContentLength > limit)
+        {
+            return TooLarge(limit);
+        }
+
+        if (http.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } size)
+        {
+            size.MaxRequestBodySize = limit;
+        }
+
+        return null;
+    }
+
+    internal static IResult TooLarge(long limit) => Results.Problem(
+        statusCode: StatusCodes.Status413PayloadTooLarge,
+        title: "Body too large",
+        detail: $"The request body exceeds {limit} bytes ({CountCachulaOptions.SectionName}:{nameof(CountCachulaOptions.MaxRequestBodyBytes)}).");
+
     private static async ValueTask<object?> RequireAllowedCaller(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
     {
         var http = context.HttpContext;
         var options = http.RequestServices.GetRequiredService<IOptions<CountCachulaOptions>>().Value;
-        if (!options.AllowRemotePublishing && http.Connection.RemoteIpAddress is { } address && !IPAddress.IsLoopback(address))
+        if (BodyTooLarge(http, options.MaxRequestBodyBytes) is { } tooLarge)
+        {
+            return tooLarge;
+        }
+
+        // With auth on, a credential decides (and names the tenant); without it, only this host may publish.
+        var (tenant, refused) = await CountCachulaAccess.PublisherAsync(http, options);
+        if (tenant is null)
+        {
+            return refused;
+        }
+
+        http.Items[TenantKey] = tenant;
+        if (!options.Auth.IsEnabled && !options.AllowRemotePublishing && http.Connection.RemoteIpAddress is { } address && !IPAddress.IsLoopback(address))
         {
             return Results.Problem(
                 statusCode: StatusCodes.Status403Forbidden,

@@ -53,7 +53,20 @@ public static class ConnectionInterests
         TopicSubscriptions subscriptions,
         IOptions<CountCachulaOptions> options)
     {
-        var tenant = options.Value.DefaultTenant;
+        var settings = options.Value;
+        var (grant, refused) = await CountCachulaAccess.SubscriberAsync(request.HttpContext, settings);
+        if (grant is null)
+        {
+            return refused!;
+        }
+
+        if (CachePublishingEndpoints.BodyTooLarge(request.HttpContext, settings.MaxRequestBodyBytes) is { } tooLarge)
+        {
+            return tooLarge;
+        }
+
+        // A stream is only found within the caller's own tenant: another tenant's id is as unknown as a made-up one.
+        var tenant = grant.Tenant;
         var connection = registry.Find(tenant, connectionId);
         if (connection is null)
         {
@@ -66,6 +79,10 @@ public static class ConnectionInterests
             change = request.HasJsonContentType()
                 ? await JsonSerializer.DeserializeAsync<InterestChange>(request.Body, s_json, request.HttpContext.RequestAborted)
                 : null;
+        }
+        catch (BadHttpRequestException exception) when (exception.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            return CachePublishingEndpoints.TooLarge(settings.MaxRequestBodyBytes);
         }
         catch (JsonException exception)
         {
@@ -82,6 +99,14 @@ public static class ConnectionInterests
         if (problem is not null)
         {
             return problem;
+        }
+
+        if (add.FirstOrDefault(i => !grant.Allows(i)) is { Value: not null } outside)
+        {
+            return Results.Problem(
+                statusCode: StatusCodes.Status403Forbidden,
+                title: "Interest outside the token's scope",
+                detail: $"The token does not allow listening to '{outside}'.");
         }
 
         await connection.InterestGate.WaitAsync(request.HttpContext.RequestAborted);

@@ -58,4 +58,22 @@ public sealed class CountCachulaOptions
     /// before it gives the predecessor up and dispatches anyway.
     /// </summary>
     public TimeSpan SequenceGapTimeout { get; set; } = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>Who may subscribe and publish (<c>CountCachula:Auth</c>); on by default outside Development.</summary>
+    public CountCachulaAuthOptions Auth { get; set; } = new();
+
+    /// <summary>The tenants this hub serves; empty (the default) serves any well-formed tenant name a credential names.</summary>
+    public string[] Tenants { get; set; } = [];
+
+    /// <summary>Open streams one tenant may hold on this silo; beyond it a new one is refused with 429. 0 = no limit.</summary>
+    public int MaxConnectionsPerTenant { get; set; } = 20_000;
+
+    /// <summary>
+    /// Open streams one client IP address may hold on this silo; beyond it a new one is refused with 429. 0 = no limit.
+    /// Behind a proxy every client shares its address: raise it, or forward the real address (ForwardedHeaders).
+    /// </summary>
+    public int MaxConnectionsPerIp { get; set; } = 1_000;
+
+    /// <summary>The largest request body the hub reads (publishing, interest changes); bigger ones get 413.</summary>
+    public long MaxRequestBodyBytes { get; set; } = 512 * 1024;
 }

@@ -34,6 +34,28 @@ public sealed class CountCachulaOptionsValidator : IValidateOptions<CountCachula
                 $"{nameof(options.AllowedOrigins)}:{i}", $"must be an origin such as https://app.example.com (scheme and host, no path) or * (got '{origin}')");
         }
 
+        Check(options.MaxConnectionsPerTenant >= 0, nameof(options.MaxConnectionsPerTenant), $"must be 0 (no limit) or positive (got {options.MaxConnectionsPerTenant})");
+        Check(options.MaxConnectionsPerIp >= 0, nameof(options.MaxConnectionsPerIp), $"must be 0 (no limit) or positive (got {options.MaxConnectionsPerIp})");
+        Check(options.MaxRequestBodyBytes is >= 1024 and <= 100 * 1024 * 1024, nameof(options.MaxRequestBodyBytes), $"must be between 1024 and 104857600 (got {options.MaxRequestBodyBytes})");
+        for (var i = 0; i < options.Tenants.Length; i++)
+        {
+            Check(CacheTenant.Validate(options.Tenants[i]) is null, $"{nameof(options.Tenants)}:{i}", $"must be a tenant id: 1-64 of A-Z a-z 0-9 - _ . (got '{options.Tenants[i]}')");
+        }
+
+        var auth = options.Auth;
+        if (auth.IsEnabled)
+        {
+            Check(!string.IsNullOrEmpty(auth.SigningKey), "Auth:SigningKey",
+                "is required: authentication is on (the default outside Development), so tokens need a signing key of at least 32 bytes; set it, or set CountCachula:Auth:Enabled=false to run without credentials");
+            Check(string.IsNullOrEmpty(auth.SigningKey) || System.Text.Encoding.UTF8.GetByteCount(auth.SigningKey) >= 32, "Auth:SigningKey",
+                "must be at least 32 bytes (HMAC-SHA256 needs a 256-bit key)");
+            for (var i = 0; i < auth.ApiKeys.Count; i++)
+            {
+                Check(auth.ApiKeys[i].Key.Length >= 16, $"Auth:ApiKeys:{i}:Key", "must be at least 16 characters");
+                Check(CacheTenant.Validate(auth.ApiKeys[i].Tenant) is null, $"Auth:ApiKeys:{i}:Tenant", "must be a tenant id: 1-64 of A-Z a-z 0-9 - _ .");
+            }
+        }
+
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }
 }

@@ -43,6 +43,12 @@ public static class CountCachulaServiceCollectionExtensions
         }
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<CountCachulaOptions>, CountCachulaOptionsValidator>());
 
+        // Auth defaults to on except in Development; the environment is only known to the host, so it is applied here.
+        services.AddOptions<CountCachulaOptions>().PostConfigure<IServiceProvider>((options, provider) =>
+            options.Auth.Enabled ??= provider.GetService<IHostEnvironment>()?.IsDevelopment() != true);
+        services.AddAuthentication().AddJwtBearer(CountCachulaAccess.Scheme, _ => { });
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IConfigureOptions<Microsoft.AspNetCore.Authentication.JwtBearer.JwtBearerOptions>, CountCachulaJwtSetup>());
+        services.TryAddSingleton<ConnectionLimits>();
         services.AddProblemDetails();
         services.AddCors();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IConfigureOptions<Microsoft.AspNetCore.Cors.Infrastructure.CorsOptions>, CountCachulaCors>());

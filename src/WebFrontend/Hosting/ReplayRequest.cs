@@ -11,6 +11,29 @@ namespace CountCachula.WebFrontend.Hosting;
 /// </summary>
 public sealed record ReplayRequest(long? AfterSequence, DateTime? Since, bool Unreadable)
 {
+    /// <summary>The longest resume id read at all: ids this hub issues are at most 19 digits.</summary>
+    public const int MaxIdLength = 32;
+
+    /// <summary>
+    /// A 400 for a resume id no EventSource would send — longer than <see cref="MaxIdLength"/> or holding control
+    /// characters; a short id that is merely unknown is answered with a reset instead, as browsers do send stale ids.
+    /// </summary>
+    public static IResult? Problem(HttpRequest request)
+    {
+        foreach (var (name, value) in new[] { ("Last-Event-ID", request.Headers["Last-Event-ID"].ToString()), ("lastEventId", request.Query["lastEventId"].ToString()), ("since", request.Query["since"].ToString()) })
+        {
+            if (value.Length > MaxIdLength + 8 || value.Any(char.IsControl))
+            {
+                var why = value.Length > MaxIdLength + 8 ? $"is {value.Length} characters long" : "contains control characters";
+                return Results.ValidationProblem(
+                    new Dictionary<string, string[]> { [name] = [$"'{name}' {why}; this hub issues numeric ids of at most 19 digits."] },
+                    detail: $"The resume point '{name}' {why}.");
+            }
+        }
+
+        return null;
+    }
+
     /// <summary>Reads the request's resume point, or null when it names none (a first connection).</summary>
     public static ReplayRequest? From(HttpRequest request)
     {

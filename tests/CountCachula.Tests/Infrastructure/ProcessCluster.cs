@@ -32,6 +32,8 @@ public sealed class ProcessCluster : IAsyncDisposable
             ["HTTP_PORTS"] = string.Join(' ', Enumerable.Range(0, silos).Select(_ => FreePorts.Next())),
             ["SILO_PORTS"] = string.Join(' ', Enumerable.Range(0, silos).Select(_ => FreePorts.Next())),
             ["GATEWAY_PORTS"] = string.Join(' ', Enumerable.Range(0, silos).Select(_ => FreePorts.Next())),
+            // Production processes need credentials unless told otherwise; this test is about crashes, not the door.
+            ["SILO_ARGS"] = "--CountCachula:Auth:Enabled false",
             // The same build the tests run against.
             ["CONFIGURATION"] = AppContext.BaseDirectory.Contains("/Release/", StringComparison.Ordinal) ? "Release" : "Debug",
         };

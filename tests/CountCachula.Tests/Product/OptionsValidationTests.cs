@@ -16,12 +16,40 @@ public sealed class OptionsValidationTests
     [InlineData("CountCachula:DefaultTenant", "not/a/tenant")]
     [InlineData("CountCachula:UnsubscribeGrace", "01:00:00")]
     [InlineData("CountCachula:SequenceGapTimeout", "00:00:00")]
+    [InlineData("CountCachula:MaxConnectionsPerIp", "-1")]
+    [InlineData("CountCachula:MaxRequestBodyBytes", "10")]
+    [InlineData("CountCachula:Tenants:0", "no spaces")]
     public async Task An_invalid_option_fails_start_up_naming_its_key(string key, string value)
     {
         var exception = await Assert.ThrowsAsync<OptionsValidationException>(() =>
             TestFrontend.StartAsync("options-" + Guid.NewGuid().ToString("N")[..8], settings: [new(key, value)]));
 
         Assert.Contains(key, exception.Message);
+    }
+
+    [Theory]
+    [InlineData("Production")]
+    [InlineData("Staging")]
+    public async Task Outside_development_auth_is_on_and_start_up_fails_without_a_signing_key(string environment)
+    {
+        var exception = await Assert.ThrowsAsync<OptionsValidationException>(() =>
+            TestFrontend.StartAsync("options-" + Guid.NewGuid().ToString("N")[..8], settings: [new("environment", environment)]));
+        Assert.Contains("CountCachula:Auth:SigningKey is required", exception.Message);
+    }
+
+    [Fact]
+    public async Task A_short_signing_key_or_api_key_is_refused_naming_the_setting()
+    {
+        var exception = await Assert.ThrowsAsync<OptionsValidationException>(() =>
+            TestFrontend.StartAsync("options-" + Guid.NewGuid().ToString("N")[..8], settings:
+            [
+                new("CountCachula:Auth:Enabled", "true"),
+                new("CountCachula:Auth:SigningKey", "too-short"),
+                new("CountCachula:Auth:ApiKeys:0:Key", "short"),
+                new("CountCachula:Auth:ApiKeys:0:Tenant", "acme"),
+            ]));
+        Assert.Contains("CountCachula:Auth:SigningKey must be at least 32 bytes", exception.Message);
+        Assert.Contains("CountCachula:Auth:ApiKeys:0:Key must be at least 16 characters", exception.Message);
     }
 
     [Fact]
@@ -42,7 +70,11 @@ public sealed class AddCountCachulaTests
         var services = new Microsoft.Extensions.DependencyInjection.ServiceCollection();
         services.AddSingleton<Microsoft.Extensions.Configuration.IConfiguration>(new Microsoft.Extensions.Configuration.ConfigurationBuilder().Build());
 
-        services.AddCountCachula(o => o.HeartbeatInterval = TimeSpan.FromSeconds(5));
+        services.AddCountCachula(o =>
+        {
+            o.HeartbeatInterval = TimeSpan.FromSeconds(5);
+            o.Auth.SigningKey = "a-signing-key-of-at-least-32-bytes!";
+        });
         services.AddCountCachula(o => o.RetryMilliseconds = 1234);
 
         Assert.Single(services, d => d.ServiceType == typeof(CountCachula.WebFrontend.Connections.ConnectionRegistry));
