@@ -15,7 +15,7 @@ public static class CustomEvents
     /// </summary>
     public static readonly IReadOnlySet<string> ReservedNames = new HashSet<string>(StringComparer.OrdinalIgnoreCase)
     {
-        "connected", "invalidate", "preload-hint", "preload", "heartbeat", "reset", "message", "error", "open", "expired",
+        "connected", "invalidate", "preload-hint", "preload", "heartbeat", "reset", "message", "error", "open", "expired", "auth-expired",
     };
 
     /// <summary>Null when <paramref name="name"/> and <paramref name="data"/> are acceptable, else the problem.</summary>

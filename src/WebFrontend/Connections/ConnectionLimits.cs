@@ -9,6 +9,7 @@ public sealed class ConnectionLimits
     private readonly Lock _lock = new();
     private readonly Dictionary<string, int> _perTenant = new(StringComparer.Ordinal);
     private readonly Dictionary<string, int> _perAddress = new(StringComparer.Ordinal);
+    private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     /// <summary>Takes a slot for a stream of <paramref name="tenant"/> from <paramref name="address"/>, or says which limit is full.</summary>
     /// <param name="tenant">The stream's tenant.</param>
@@ -46,7 +47,12 @@ public sealed class ConnectionLimits
             Decrement(_perTenant, tenant);
             Decrement(_perAddress, address);
         }
+
+        Interlocked.Exchange(ref _changed, new(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
     }
+
+    /// <summary>Completes at the next release: lets tests and diagnostics wait instead of polling.</summary>
+    public Task WhenReleased() => Volatile.Read(ref _changed).Task;
 
     /// <summary>Streams <paramref name="tenant"/> holds on this silo.</summary>
     public int ForTenant(string tenant)

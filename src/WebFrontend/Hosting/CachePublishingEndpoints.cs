@@ -158,9 +158,9 @@ public static class CachePublishingEndpoints
     {
         var http = context.HttpContext;
         var options = http.RequestServices.GetRequiredService<IOptions<CountCachulaOptions>>().Value;
-        if (BodyTooLarge(http, options.MaxRequestBodyBytes) is { } tooLarge)
+        if ((BodyTooLarge(http, options.MaxRequestBodyBytes) ?? CacheEventsEndpoint.QueryProblem(http.Request)) is { } badRequest)
         {
-            return tooLarge;
+            return badRequest;
         }
 
         // With auth on, a credential decides (and names the tenant); without it, only this host may publish.
