@@ -28,9 +28,7 @@ public sealed class SseConnection
     private readonly CountCachulaMetrics? _metrics;
     private List<SseFrame> _pending = [];
     private List<SseFrame>? _spare = [];
-    private HashSet<string>? _coalescedTags;
-    private bool _coalescedAll;
-    private long _coalescedThrough;
+    private MergedInvalidation? _merged;
     private State _state = State.Writing;
     private bool _closeRequested;
     private bool _finishing;
@@ -110,7 +108,7 @@ public sealed class SseConnection
         {
             lock (_gate)
             {
-                return _pending.Count + (_coalescedAll || _coalescedTags is not null ? 1 : 0);
+                return _pending.Count + (_merged is null ? 0 : 1);
             }
         }
     }
@@ -218,12 +216,8 @@ public sealed class SseConnection
             batch = _pending;
             _pending = _spare ?? [];
             _spare = null;
-            if (_coalescedAll || _coalescedTags is not null)
-            {
-                merged = SseFrame.Invalidation(_coalescedAll ? ["*"] : [.. _coalescedTags!], Format, _coalescedThrough);
-                _coalescedTags = null;
-                _coalescedAll = false;
-            }
+            merged = _merged?.ToFrame(Format);
+            _merged = null;
         }
 
         ValueTask<FlushResult> flush;
@@ -304,7 +298,7 @@ public sealed class SseConnection
                 return;
             }
 
-            if (_pending.Count > 0 || _coalescedAll || _coalescedTags is not null)
+            if (_pending.Count > 0 || _merged is not null)
             {
                 _state = State.Queued;
                 schedule = true;
@@ -338,7 +332,7 @@ public sealed class SseConnection
     {
         _state = State.Closed;
         _pending.Clear();
-        _coalescedTags = null;
+        _merged = null;
         _finished.TrySetResult();
     }
 
@@ -353,20 +347,7 @@ public sealed class SseConnection
         {
             if (frame.Kind == FrameKind.Invalidate && frame.Tags is { } tags)
             {
-                _coalescedThrough = Math.Max(_coalescedThrough, frame.Sequence);
-                if (!_coalescedAll)
-                {
-                    _coalescedTags ??= new HashSet<string>(StringComparer.Ordinal);
-                    foreach (var tag in tags)
-                    {
-                        if (tag == "*" || (_coalescedTags.Add(tag) && _coalescedTags.Count > CoalescedTagLimit))
-                        {
-                            _coalescedAll = true;
-                            _coalescedTags = null;
-                            break;
-                        }
-                    }
-                }
+                (_merged ??= new MergedInvalidation()).Add(frame, tags);
             }
             else
             {
