@@ -64,7 +64,7 @@ public static partial class CacheEventsEndpoint
                 detail: $"The Accept header '{context.Request.Headers.Accept}' does not allow text/event-stream; connect with EventSource or send 'Accept: text/event-stream'.");
         }
 
-        if (QueryProblem(context.Request) is { } queryProblem)
+        if (RequestChecks.QueryProblem(context.Request) is { } queryProblem)
         {
             return queryProblem;
         }
@@ -102,12 +102,9 @@ public static partial class CacheEventsEndpoint
             }
         }
 
-        if (interests.FirstOrDefault(i => !grant.Allows(i)) is { Value: not null } outside)
+        if (CountCachulaAccess.OutsideScope(grant, interests) is { } outside)
         {
-            return Results.Problem(
-                statusCode: StatusCodes.Status403Forbidden,
-                title: "Interest outside the token's scope",
-                detail: $"The token does not allow listening to '{outside}'; it allows: {string.Join(", ", grant.Patterns!)}.");
+            return outside;
         }
 
         var tenant = grant.Tenant;
@@ -212,39 +209,6 @@ public static partial class CacheEventsEndpoint
     {
         var wait = atUtc - DateTime.UtcNow;
         return wait < TimeSpan.Zero ? TimeSpan.Zero : wait > TimeSpan.FromDays(40) ? TimeSpan.FromDays(40) : wait;
-    }
-
-    /// <summary>
-    /// ASP.NET Core leaves percent-escapes that do not decode to UTF-8 in place (so <c>%FF</c> would become a tag
-    /// named "%FF"); a client that sends such bytes means something the hub cannot know, so it is told.
-    /// </summary>
-    internal static IResult? QueryProblem(HttpRequest request)
-    {
-        var raw = request.QueryString.Value;
-        if (string.IsNullOrEmpty(raw) || !raw.Contains('%'))
-        {
-            return null;
-        }
-
-        var bytes = new List<byte>(raw.Length);
-        for (var i = 0; i < raw.Length; i++)
-        {
-            if (raw[i] == '%' && i + 2 < raw.Length && byte.TryParse(raw.AsSpan(i + 1, 2), System.Globalization.NumberStyles.HexNumber, null, out var value))
-            {
-                bytes.Add(value);
-                i += 2;
-            }
-            else
-            {
-                bytes.Add((byte)(raw[i] < 128 ? raw[i] : '?'));
-            }
-        }
-
-        return System.Text.Unicode.Utf8.IsValid(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(bytes))
-            ? null
-            : Results.ValidationProblem(
-                new Dictionary<string, string[]> { ["query"] = ["The query string holds percent-encoded bytes that are not valid UTF-8."] },
-                detail: "The query string holds percent-encoded bytes that are not valid UTF-8; encode tags as UTF-8 (encodeURIComponent does).");
     }
 
     private static bool TryReadFormat(HttpRequest request, out SseFormat format, out IResult problem)

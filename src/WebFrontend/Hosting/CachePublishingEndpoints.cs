@@ -1,6 +1,5 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Net;
-using System.Text.Json;
 using CountCachula.WebFrontend.Publishing;
 using Microsoft.Extensions.Options;
 
@@ -9,8 +8,6 @@ namespace CountCachula.WebFrontend.Hosting;
 /// <summary>Maps the HTTP publishing API, for backends that are not .NET or not in the cluster.</summary>
 public static class CachePublishingEndpoints
 {
-    private static readonly JsonSerializerOptions s_json = new(JsonSerializerDefaults.Web);
-
     /// <summary>
     /// Maps <c>POST {prefix}/invalidate</c> (<c>{"tags":[...]}</c>) and <c>POST {prefix}/preload</c>
     /// (<c>{"routes":[...]}</c>). Both answer 202 once the hub accepted the event, 400 with ProblemDetails naming
@@ -104,24 +101,7 @@ public static class CachePublishingEndpoints
                 detail: $"Send the body as application/json (got '{request.ContentType ?? "no Content-Type"}')."));
         }
 
-        try
-        {
-            var body = await JsonSerializer.DeserializeAsync<T>(request.Body, s_json, request.HttpContext.RequestAborted);
-            return body is null
-                ? (null, Results.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Malformed JSON", detail: "The body is the JSON literal null; an object is expected."))
-                : (body, null);
-        }
-        catch (BadHttpRequestException exception) when (exception.StatusCode == StatusCodes.Status413PayloadTooLarge)
-        {
-            return (null, TooLarge(request.HttpContext.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpMaxRequestBodySizeFeature>()?.MaxRequestBodySize ?? 0));
-        }
-        catch (JsonException exception)
-        {
-            return (null, Results.Problem(
-                statusCode: StatusCodes.Status400BadRequest,
-                title: "Malformed JSON",
-                detail: $"The body is not the expected JSON object ({exception.Path ?? "$"}, line {exception.LineNumber}, byte {exception.BytePositionInLine})."));
-        }
+        return await RequestChecks.ReadJsonAsync<T>(request, "The body is the JSON literal null; an object is expected.");
     }
 
     private const string TenantKey = "CountCachula.Tenant";
@@ -130,35 +110,11 @@ public static class CachePublishingEndpoints
     private static ICacheHub HubFor(HttpRequest request, ICacheHub hub) =>
         request.HttpContext.Items[TenantKey] is string tenant && tenant != hub.Tenant ? hub.ForTenant(tenant) : hub;
 
-    /// <summary>
-    /// Caps what the request may send at <paramref name="limit"/> bytes: a declared larger body is refused at once, an
-    /// undeclared (chunked) one fails while it is read, which <see cref="ReadAsync{T}"/> turns into the same 413.
-    /// </summary>
-    internal static IResult? BodyTooLarge(HttpContext http, long limit)
-    {
-        if (http.Request.ContentLength > limit)
-        {
-            return TooLarge(limit);
-        }
-
-        if (http.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } size)
-        {
-            size.MaxRequestBodySize = limit;
-        }
-
-        return null;
-    }
-
-    internal static IResult TooLarge(long limit) => Results.Problem(
-        statusCode: StatusCodes.Status413PayloadTooLarge,
-        title: "Body too large",
-        detail: $"The request body exceeds {limit} bytes ({CountCachulaOptions.SectionName}:{nameof(CountCachulaOptions.MaxRequestBodyBytes)}).");
-
     private static async ValueTask<object?> RequireAllowedCaller(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
     {
         var http = context.HttpContext;
         var options = http.RequestServices.GetRequiredService<IOptions<CountCachulaOptions>>().Value;
-        if ((BodyTooLarge(http, options.MaxRequestBodyBytes) ?? CacheEventsEndpoint.QueryProblem(http.Request)) is { } badRequest)
+        if ((RequestChecks.BodyTooLarge(http, options.MaxRequestBodyBytes) ?? RequestChecks.QueryProblem(http.Request)) is { } badRequest)
         {
             return badRequest;
         }

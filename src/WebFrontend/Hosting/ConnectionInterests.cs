@@ -1,4 +1,3 @@
-using System.Text.Json;
 using CountCachula.WebFrontend.Connections;
 using CountCachula.WebFrontend.Interests;
 using CountCachula.WebFrontend.Streaming;
@@ -11,8 +10,6 @@ public static class ConnectionInterests
 {
     /// <summary>The most interests one connection may hold.</summary>
     public const int MaxPerConnection = CacheInput.MaxItemsPerCall;
-
-    private static readonly JsonSerializerOptions s_json = new(JsonSerializerDefaults.Web);
 
     /// <summary>Parses interests, or returns a 400 ProblemDetails naming the first bad one.</summary>
     public static Interest[] Parse(IReadOnlyList<string> texts, string field, out IResult? problem)
@@ -60,7 +57,7 @@ public static class ConnectionInterests
             return refused!;
         }
 
-        if (CachePublishingEndpoints.BodyTooLarge(request.HttpContext, settings.MaxRequestBodyBytes) is { } tooLarge)
+        if (RequestChecks.BodyTooLarge(request.HttpContext, settings.MaxRequestBodyBytes) is { } tooLarge)
         {
             return tooLarge;
         }
@@ -73,25 +70,16 @@ public static class ConnectionInterests
             return NotFound(connectionId);
         }
 
-        InterestChange? change;
-        try
+        const string expected = "Send {\"add\":[...],\"remove\":[...]} as application/json.";
+        if (!request.HasJsonContentType())
         {
-            change = request.HasJsonContentType()
-                ? await JsonSerializer.DeserializeAsync<InterestChange>(request.Body, s_json, request.HttpContext.RequestAborted)
-                : null;
-        }
-        catch (BadHttpRequestException exception) when (exception.StatusCode == StatusCodes.Status413PayloadTooLarge)
-        {
-            return CachePublishingEndpoints.TooLarge(settings.MaxRequestBodyBytes);
-        }
-        catch (JsonException exception)
-        {
-            return Results.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Malformed JSON", detail: $"The body is not the expected JSON object ({exception.Path ?? "$"}).");
+            return Results.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Malformed JSON", detail: expected);
         }
 
+        var (change, unreadable) = await RequestChecks.ReadJsonAsync<InterestChange>(request, expected);
         if (change is null)
         {
-            return Results.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Malformed JSON", detail: "Send {\"add\":[...],\"remove\":[...]} as application/json.");
+            return unreadable!;
         }
 
         var add = Parse(change.Add ?? [], "add", out var problem);
@@ -101,12 +89,9 @@ public static class ConnectionInterests
             return problem;
         }
 
-        if (add.FirstOrDefault(i => !grant.Allows(i)) is { Value: not null } outside)
+        if (CountCachulaAccess.OutsideScope(grant, add) is { } outside)
         {
-            return Results.Problem(
-                statusCode: StatusCodes.Status403Forbidden,
-                title: "Interest outside the token's scope",
-                detail: $"The token does not allow listening to '{outside}'.");
+            return outside;
         }
 
         await connection.InterestGate.WaitAsync(request.HttpContext.RequestAborted);

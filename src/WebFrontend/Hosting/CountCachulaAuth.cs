@@ -148,6 +148,12 @@ public static class CountCachulaAccess
         return (grant?.Tenant, grantProblem);
     }
 
+    /// <summary>A 403 naming the first of <paramref name="requested"/> that <paramref name="grant"/> does not allow, or null.</summary>
+    public static IResult? OutsideScope(CallerGrant grant, IEnumerable<Interest> requested) =>
+        requested.FirstOrDefault(i => !grant.Allows(i)) is { Value: not null } outside
+            ? Forbidden("Interest outside the token's scope", $"The token does not allow listening to '{outside}'; it allows: {string.Join(", ", grant.Patterns!)}.")
+            : null;
+
     /// <summary>
     /// Mints a token the hub accepts — for development, tests and backends that hand tokens to their browsers.
     /// </summary>
