@@ -41,6 +41,7 @@ public static class FrontendHost
         });
 
         builder.Services.AddCountCachula();
+        builder.Services.AddHealthChecks().AddCheck<SiloHealthCheck>("silo", tags: ["ready"]);
         builder.Services.AddOpenApi();
         builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics
             .AddMeter(CountCachulaMetrics.MeterName)

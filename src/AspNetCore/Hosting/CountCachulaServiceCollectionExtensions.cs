@@ -64,8 +64,6 @@ public static class CountCachulaServiceCollectionExtensions
         services.TryAddSingleton<RecentActivity>();
         services.TryAddSingleton<DashboardReporter>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, DashboardReporter>(sp => sp.GetRequiredService<DashboardReporter>()));
-        services.AddHealthChecks()
-            .AddCheck<SiloHealthCheck>("silo", tags: ["ready"]);
         return services;
     }
 
