@@ -4,7 +4,7 @@ namespace CountCachula.WebFrontend.Connections;
 /// Counts this silo's open streams per tenant and per client address, so one customer or one noisy client cannot take
 /// every connection the silo can hold. A slot is taken before the stream opens and given back when it closes.
 /// </summary>
-public sealed class ConnectionLimits
+internal sealed class ConnectionLimits
 {
     private readonly Lock _lock = new();
     private readonly Dictionary<string, int> _perTenant = new(StringComparer.Ordinal);

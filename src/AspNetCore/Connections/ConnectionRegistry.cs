@@ -8,7 +8,7 @@ namespace CountCachula.WebFrontend.Connections;
 /// Readers get an immutable snapshot array without locking or allocating; adding or removing a connection replaces
 /// that tenant's array. Tenants never share an index, so tags are never compared across tenants.
 /// </summary>
-public sealed class ConnectionRegistry
+internal sealed class ConnectionRegistry
 {
     private readonly ConcurrentDictionary<string, TenantConnections> _tenants = new(StringComparer.Ordinal);
     private TaskCompletionSource _changed = NewSignal();

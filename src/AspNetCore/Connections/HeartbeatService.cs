@@ -8,7 +8,7 @@ namespace CountCachula.WebFrontend.Connections;
 /// One timer for the whole silo, not one per connection: every interval it queues the shared heartbeat frame on
 /// every open stream, which keeps idle connections alive through proxies and surfaces dead ones (the write fails).
 /// </summary>
-public sealed class HeartbeatService(ConnectionRegistry registry, IOptions<CountCachulaOptions> options) : BackgroundService
+internal sealed class HeartbeatService(ConnectionRegistry registry, IOptions<CountCachulaOptions> options) : BackgroundService
 {
     /// <inheritdoc />
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)

@@ -17,7 +17,7 @@ namespace CountCachula.WebFrontend.Connections;
 /// into one set of tags (past <see cref="CoalescedTagLimit"/> tags, a single <c>*</c>), preload hints, custom events and
 /// heartbeats dropped — and the merged invalidation is written first when the client reads again.
 /// </remarks>
-public sealed class SseConnection
+internal sealed class SseConnection
 {
     /// <summary>How many distinct tags a slow client's merged invalidation holds before it becomes <c>*</c>.</summary>
     public const int CoalescedTagLimit = 1024;

@@ -4,7 +4,7 @@ using CountCachula.WebFrontend.Streaming;
 namespace CountCachula.WebFrontend.Dashboard;
 
 /// <summary>Each second, takes this silo's figures and reports them to the cluster's <see cref="IDashboardGrain"/>.</summary>
-public sealed partial class DashboardReporter(
+internal sealed partial class DashboardReporter(
     IGrainFactory grains,
     ConnectionRegistry registry,
     TopicSubscriptions subscriptions,

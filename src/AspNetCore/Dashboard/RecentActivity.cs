@@ -4,7 +4,7 @@ namespace CountCachula.WebFrontend.Dashboard;
 /// The publish-to-dispatch latencies of the last events this silo dispatched, in a fixed-size ring: what the dashboard
 /// shows as percentiles, at the cost of one lock per event (not per delivery).
 /// </summary>
-public sealed class RecentActivity
+internal sealed class RecentActivity
 {
     private const int Capacity = 1024;
     private readonly Lock _lock = new();
@@ -41,21 +41,4 @@ public sealed class RecentActivity
         Array.Sort(sample);
         return (sample[(int)Math.Ceiling(sample.Length * 0.50) - 1], sample[(int)Math.Ceiling(sample.Length * 0.99) - 1]);
     }
-}
-
-/// <summary>One recent event of the tenant as the dashboard lists it.</summary>
-public sealed record RecentEvent(long Id, string Tenant, string Event, IReadOnlyList<string> Items, DateTime PublishedAtUtc)
-{
-    /// <summary>The dashboard's view of <paramref name="cacheEvent"/>.</summary>
-    public static RecentEvent From(CacheEvent cacheEvent) => new(
-        cacheEvent.Sequence,
-        cacheEvent.Tenant,
-        cacheEvent.Kind switch
-        {
-            CacheEventKind.Invalidate => "invalidate",
-            CacheEventKind.PreloadHint => "preload-hint",
-            _ => cacheEvent.EventName ?? "custom",
-        },
-        cacheEvent.Kind == CacheEventKind.Custom ? [cacheEvent.Data ?? ""] : cacheEvent.Items,
-        cacheEvent.PublishedAtUtc);
 }

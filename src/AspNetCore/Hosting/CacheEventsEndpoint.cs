@@ -10,7 +10,7 @@ using Microsoft.Net.Http.Headers;
 namespace CountCachula.WebFrontend.Hosting;
 
 /// <summary>Maps the SSE endpoint that browsers (<c>EventSource</c>, <c>@countcachula/core</c>) connect to.</summary>
-public static partial class CacheEventsEndpoint
+internal static partial class CacheEventsEndpoint
 {
     /// <summary>
     /// Maps <c>GET {pattern}</c>: an SSE stream that starts with <c>connected</c> and then carries this silo's share of
@@ -21,7 +21,7 @@ public static partial class CacheEventsEndpoint
     /// <c>?format=json</c> selects the JSON format. <c>POST {pattern}/{connectionId}/interests</c> changes the
     /// interests of an open stream, on the silo that holds it.
     /// </remarks>
-    public static RouteGroupBuilder MapCacheEvents(this IEndpointRouteBuilder endpoints, [StringSyntax("Route")] string pattern = "/api/cache-events")
+    internal static RouteGroupBuilder MapCacheEvents(IEndpointRouteBuilder endpoints, [StringSyntax("Route")] string pattern = "/api/cache-events")
     {
         var group = endpoints.MapGroup(pattern);
         group.MapGet("/", StreamAsync)
@@ -265,13 +265,13 @@ public static partial class CacheEventsEndpoint
 /// <param name="Deliveries">Events queued on connections.</param>
 /// <param name="Gaps">Events given up on because they never arrived.</param>
 /// <param name="Coalescings">Times a slow client's pending frames were merged into one invalidation.</param>
-public sealed record SiloDiagnostics(string Silo, string HubSilo, int Connections, int StreamSubscriptions, long StreamMessages, long Events, long Deliveries, long Gaps, long Coalescings);
+internal sealed record SiloDiagnostics(string Silo, string HubSilo, int Connections, int StreamSubscriptions, long StreamMessages, long Events, long Deliveries, long Gaps, long Coalescings);
 
 /// <summary>The data of the <c>connected</c> event.</summary>
 /// <param name="ConnectionId">The connection's id.</param>
 /// <param name="Tenant">The tenant the connection belongs to.</param>
 /// <param name="Timestamp">When the server accepted the connection.</param>
-public sealed record ConnectedData(string ConnectionId, string Tenant, DateTimeOffset Timestamp);
+internal sealed record ConnectedData(string ConnectionId, string Tenant, DateTimeOffset Timestamp);
 
 [System.Text.Json.Serialization.JsonSourceGenerationOptions(PropertyNamingPolicy = System.Text.Json.Serialization.JsonKnownNamingPolicy.CamelCase)]
 [System.Text.Json.Serialization.JsonSerializable(typeof(ConnectedData))]

@@ -6,14 +6,14 @@ using Microsoft.Extensions.Options;
 namespace CountCachula.WebFrontend.Hosting;
 
 /// <summary>Maps the HTTP publishing API, for backends that are not .NET or not in the cluster.</summary>
-public static class CachePublishingEndpoints
+internal static class CachePublishingEndpoints
 {
     /// <summary>
     /// Maps <c>POST {prefix}/invalidate</c> (<c>{"tags":[...]}</c>) and <c>POST {prefix}/preload</c>
     /// (<c>{"routes":[...]}</c>). Both answer 202 once the hub accepted the event, 400 with ProblemDetails naming
     /// the offending value otherwise.
     /// </summary>
-    public static RouteGroupBuilder MapCachePublishing(this IEndpointRouteBuilder endpoints, [StringSyntax("Route")] string prefix = "/api/cache")
+    internal static RouteGroupBuilder MapCachePublishing(IEndpointRouteBuilder endpoints, [StringSyntax("Route")] string prefix = "/api/cache")
     {
         var group = endpoints.MapGroup(prefix);
         group.AddEndpointFilter(RequireAllowedCaller);
@@ -141,15 +141,15 @@ public static class CachePublishingEndpoints
 
 /// <summary>The body of <c>POST /api/cache/invalidate</c>.</summary>
 /// <param name="Tags">The tags to invalidate.</param>
-public sealed record InvalidateRequest(IReadOnlyList<string?>? Tags);
+internal sealed record InvalidateRequest(IReadOnlyList<string?>? Tags);
 
 /// <summary>The body of <c>POST /api/cache/preload</c>.</summary>
 /// <param name="Routes">The routes to hint.</param>
 /// <param name="ScopeTags">When given, only connections interested in one of these tags get the hint.</param>
-public sealed record PreloadRequest(IReadOnlyList<string?>? Routes, IReadOnlyList<string?>? ScopeTags = null);
+internal sealed record PreloadRequest(IReadOnlyList<string?>? Routes, IReadOnlyList<string?>? ScopeTags = null);
 
 /// <summary>The body of <c>POST /api/cache/broadcast</c>.</summary>
 /// <param name="Event">The custom event's name.</param>
 /// <param name="Data">Its data (LF separates lines).</param>
 /// <param name="ScopeTags">When given, only connections interested in one of these tags get it.</param>
-public sealed record BroadcastRequest(string? Event, string? Data, IReadOnlyList<string?>? ScopeTags = null);
+internal sealed record BroadcastRequest(string? Event, string? Data, IReadOnlyList<string?>? ScopeTags = null);

@@ -6,7 +6,7 @@ using Microsoft.Extensions.Options;
 namespace CountCachula.WebFrontend.Hosting;
 
 /// <summary>Reading interests from clients and changing those of an open stream.</summary>
-public static class ConnectionInterests
+internal static class ConnectionInterests
 {
     /// <summary>The most interests one connection may hold.</summary>
     public const int MaxPerConnection = CacheInput.MaxItemsPerCall;
@@ -145,9 +145,9 @@ public static class ConnectionInterests
 /// <summary>The body of an interest change.</summary>
 /// <param name="Add">Interests to add.</param>
 /// <param name="Remove">Interests to remove.</param>
-public sealed record InterestChange(IReadOnlyList<string>? Add, IReadOnlyList<string>? Remove);
+internal sealed record InterestChange(IReadOnlyList<string>? Add, IReadOnlyList<string>? Remove);
 
 /// <summary>A stream's interests after a change.</summary>
 /// <param name="ConnectionId">The stream.</param>
 /// <param name="Interests">What it listens for now.</param>
-public sealed record InterestsView(string ConnectionId, IReadOnlyList<string> Interests);
+internal sealed record InterestsView(string ConnectionId, IReadOnlyList<string> Interests);

@@ -52,7 +52,7 @@ public sealed class CountCachulaApiKey
 /// <param name="Tenant">The tenant the caller belongs to.</param>
 /// <param name="Patterns">The interests it may hold; null means any.</param>
 /// <param name="ExpiresAtUtc">When its credential stops being valid; null for none.</param>
-public sealed record CallerGrant(string Tenant, IReadOnlyList<Interest>? Patterns, DateTime? ExpiresAtUtc)
+internal sealed record CallerGrant(string Tenant, IReadOnlyList<Interest>? Patterns, DateTime? ExpiresAtUtc)
 {
     /// <summary>True when <paramref name="requested"/> lies inside what the grant allows.</summary>
     public bool Allows(Interest requested) => Patterns is null || Patterns.Any(allowed => Covers(allowed, requested));
@@ -90,7 +90,7 @@ public static class CountCachulaAccess
     public const string ScopeClaim = "scope";
 
     /// <summary>Decides who the subscriber is, or answers why not.</summary>
-    public static async Task<(CallerGrant? Grant, IResult? Problem)> SubscriberAsync(HttpContext context, CountCachulaOptions options)
+    internal static async Task<(CallerGrant? Grant, IResult? Problem)> SubscriberAsync(HttpContext context, CountCachulaOptions options)
     {
         var requestedTenant = context.Request.Query["tenant"].ToString();
         if (!options.Auth.IsEnabled)
@@ -109,7 +109,7 @@ public static class CountCachulaAccess
     }
 
     /// <summary>Decides for which tenant the caller may publish, or answers why it may not.</summary>
-    public static async Task<(string? Tenant, IResult? Problem)> PublisherAsync(HttpContext context, CountCachulaOptions options)
+    internal static async Task<(string? Tenant, IResult? Problem)> PublisherAsync(HttpContext context, CountCachulaOptions options)
     {
         var requestedTenant = context.Request.Query["tenant"].ToString();
         if (!options.Auth.IsEnabled)
@@ -149,7 +149,7 @@ public static class CountCachulaAccess
     }
 
     /// <summary>A 403 naming the first of <paramref name="requested"/> that <paramref name="grant"/> does not allow, or null.</summary>
-    public static IResult? OutsideScope(CallerGrant grant, IEnumerable<Interest> requested) =>
+    internal static IResult? OutsideScope(CallerGrant grant, IEnumerable<Interest> requested) =>
         requested.FirstOrDefault(i => !grant.Allows(i)) is { Value: not null } outside
             ? Forbidden("Interest outside the token's scope", $"The token does not allow listening to '{outside}'; it allows: {string.Join(", ", grant.Patterns!)}.")
             : null;

@@ -6,7 +6,7 @@ namespace CountCachula.WebFrontend.Hosting;
 /// Checks <see cref="CountCachulaOptions"/> at start-up and names each bad setting by its configuration key, so the
 /// message says exactly what to fix (<c>CountCachula:HeartbeatInterval</c>, not "HeartbeatInterval is invalid").
 /// </summary>
-public sealed class CountCachulaOptionsValidator : IValidateOptions<CountCachulaOptions>
+internal sealed class CountCachulaOptionsValidator : IValidateOptions<CountCachulaOptions>
 {
     /// <inheritdoc />
     public ValidateOptionsResult Validate(string? name, CountCachulaOptions options)

@@ -9,7 +9,7 @@ namespace CountCachula.WebFrontend.Hosting;
 /// Where a reconnecting browser left off — the <c>Last-Event-ID</c> header, else a <c>lastEventId</c> query parameter,
 /// else <c>since=&lt;ISO-8601&gt;</c> (what <c>@countcachula/core</c> sends) — and the frames that catch it up.
 /// </summary>
-public sealed record ReplayRequest(long? AfterSequence, DateTime? Since, bool Unreadable)
+internal sealed record ReplayRequest(long? AfterSequence, DateTime? Since, bool Unreadable)
 {
     /// <summary>The longest resume id read at all: ids this hub issues are at most 19 digits.</summary>
     public const int MaxIdLength = 32;

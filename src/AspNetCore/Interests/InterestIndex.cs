@@ -6,7 +6,7 @@ namespace CountCachula.WebFrontend.Interests;
 /// Which of one tenant's local connections want which tags. It answers "who matches these tags" with one dictionary
 /// lookup per tag for exact interests and one per tag prefix for patterns, never by scanning connections.
 /// </summary>
-public sealed class InterestIndex
+internal sealed class InterestIndex
 {
     private readonly Lock _lock = new();
     private readonly Dictionary<string, HashSet<SseConnection>> _exact = new(StringComparer.Ordinal);

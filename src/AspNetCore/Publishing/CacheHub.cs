@@ -4,7 +4,7 @@ namespace CountCachula.WebFrontend.Publishing;
 /// <see cref="ICacheHub"/> over the grain. Input is checked here too, so a bad tag fails on the caller's thread
 /// with the same <see cref="ArgumentException"/> the grain would throw, without a round trip.
 /// </summary>
-public sealed class CacheHub(IGrainFactory grains, string tenant) : ICacheHub
+internal sealed class CacheHub(IGrainFactory grains, string tenant) : ICacheHub
 {
     /// <inheritdoc />
     public string Tenant { get; } = CacheTenant.Validate(tenant) is { } problem ? throw new ArgumentException(problem, nameof(tenant)) : tenant;

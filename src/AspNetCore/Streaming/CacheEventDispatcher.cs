@@ -8,7 +8,7 @@ namespace CountCachula.WebFrontend.Streaming;
 /// connections it concerns, and queues on each the frame with just the tags that matched its interests (the specification's
 /// <c>relevantTags</c>). Frames are encoded once per distinct content and format, and nothing waits on a connection.
 /// </summary>
-public sealed class CacheEventDispatcher(ConnectionRegistry registry, CountCachulaMetrics metrics, RecentActivity activity)
+internal sealed class CacheEventDispatcher(ConnectionRegistry registry, CountCachulaMetrics metrics, RecentActivity activity)
 {
     /// <summary>Delivers <paramref name="cacheEvent"/> to this silo's connections; returns how many took it.</summary>
     public int Dispatch(CacheEvent cacheEvent)

@@ -14,7 +14,7 @@ namespace CountCachula.WebFrontend.Streaming;
 /// <param name="dispatch">Receives the events, once each, in order.</param>
 /// <param name="gapSkipped">Told the sequence of each predecessor that was given up on.</param>
 /// <param name="recover">Reads the history: the events after the first sequence and before the second, oldest first.</param>
-public sealed class SiloSequence(
+internal sealed class SiloSequence(
     string siloId,
     TimeSpan gapTimeout,
     Action<CacheEvent> dispatch,

@@ -1,7 +1,7 @@
 namespace CountCachula.WebFrontend.Streaming;
 
 /// <summary>The wire format a connection asked for (<c>?format=</c>).</summary>
-public enum SseFormat
+internal enum SseFormat
 {
     /// <summary>
     /// What <c>@countcachula/core</c> reads: <c>invalidate</c> and <c>preload-hint</c> with comma-joined data; commas

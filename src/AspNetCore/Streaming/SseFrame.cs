@@ -8,7 +8,7 @@ namespace CountCachula.WebFrontend.Streaming;
 /// <summary>
 /// One SSE event, encoded once per silo and written as the same bytes to every connection that receives it.
 /// </summary>
-public sealed class SseFrame
+internal sealed class SseFrame
 {
     private SseFrame(byte[] bytes, DateTime publishedAtUtc, long sequence, FrameKind kind, IReadOnlyList<string>? tags)
     {
@@ -108,7 +108,7 @@ public sealed class SseFrame
 }
 
 /// <summary>What an <see cref="SseFrame"/> carries.</summary>
-public enum FrameKind
+internal enum FrameKind
 {
     /// <summary>Made by the frontend: connected, heartbeat, reset.</summary>
     Control,

@@ -14,7 +14,7 @@ namespace CountCachula.WebFrontend.Streaming;
 /// topic it listens right after subscribing, and stops listening before it unsubscribes, a grace period later, so
 /// events already on their way still arrive.
 /// </summary>
-public sealed partial class TopicSubscriptions(
+internal sealed partial class TopicSubscriptions(
     IClusterClient client,
     ILocalSiloDetails silo,
     CacheEventDispatcher dispatcher,

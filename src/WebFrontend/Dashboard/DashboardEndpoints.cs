@@ -9,6 +9,9 @@ namespace CountCachula.WebFrontend.Dashboard;
 /// <summary>The live dashboard: a page, and the SSE stream of cluster figures that keeps it current.</summary>
 public static class DashboardEndpoints
 {
+    /// <summary>The key of the cluster's <see cref="IDashboardGrain"/>, which every frontend reports to.</summary>
+    private const string ClusterKey = "cluster";
+
     private static readonly JsonSerializerOptions s_json = new(JsonSerializerDefaults.Web);
 
     private static readonly EmbeddedPage s_page = new("dashboard.html");
@@ -35,7 +38,7 @@ public static class DashboardEndpoints
         {
             do
             {
-                var silos = await grains.GetGrain<IDashboardGrain>(DashboardReporter.GrainKey).Silos();
+                var silos = await grains.GetGrain<IDashboardGrain>(ClusterKey).Silos();
                 var recent = await grains.GetGrain<ICacheHubGrain>(options.Value.DefaultTenant).Recent(30);
                 var view = new DashboardView(silos, [.. recent.Select(RecentEvent.From)], environment.IsDevelopment());
                 await response.WriteAsync($"event: snapshot\ndata: {JsonSerializer.Serialize(view, s_json)}\n\n", aborted);

@@ -21,7 +21,7 @@ public class FrontendFixture : IAsyncLifetime
 
     public HttpClient Http => Frontend.Http;
 
-    public ConnectionRegistry Registry => Frontend.Registry;
+    internal ConnectionRegistry Registry => Frontend.Registry;
 
     public T Get<T>() where T : notnull => Frontend.Get<T>();
 

@@ -33,7 +33,7 @@ public sealed class TestFrontend : IAsyncDisposable
 
     public HttpClient Http { get; }
 
-    public ConnectionRegistry Registry => Get<ConnectionRegistry>();
+    internal ConnectionRegistry Registry => Get<ConnectionRegistry>();
 
     public T Get<T>() where T : notnull => App.Services.GetRequiredService<T>();
 

@@ -5,7 +5,7 @@ namespace CountCachula.Tests.Infrastructure;
 /// <summary>Waits on the registry's change signal instead of sleeping.</summary>
 public static class Wait
 {
-    public static async Task UntilAsync(this ConnectionRegistry registry, Func<ConnectionRegistry, bool> condition, string phase, TimeSpan? timeout = null)
+    internal static async Task UntilAsync(this ConnectionRegistry registry, Func<ConnectionRegistry, bool> condition, string phase, TimeSpan? timeout = null)
     {
         using var cts = new CancellationTokenSource(timeout ?? Timeouts.Default);
         while (true)
