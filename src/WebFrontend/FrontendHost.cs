@@ -14,7 +14,7 @@ namespace CountCachula.WebFrontend;
 /// Builds the frontend: one silo (Orleans co-hosted in the web app), the SSE endpoint, the publishing API, the sample
 /// items API and the demo page. <c>Program.cs</c>, the tests and the benchmark all start the app through here.
 /// </summary>
-public static class FrontendHost
+public static partial class FrontendHost
 {
     /// <summary>Creates the application from command-line <paramref name="args"/> and configuration.</summary>
     /// <param name="args">Command-line arguments, e.g. <c>--urls http://127.0.0.1:5080 --Orleans:SiloPort 11112</c>.</param>
@@ -25,23 +25,16 @@ public static class FrontendHost
         var builder = WebApplication.CreateBuilder(args);
         var orleans = builder.Configuration.GetSection("Orleans");
         builder.WebHost.UseSockets(sockets => sockets.UnsafePreferInlineScheduling = builder.Configuration.GetValue("Kestrel:InlineScheduling", true));
-        builder.UseOrleans(silo =>
+        if (IsClientMode(builder.Configuration))
         {
-            ConfigureClustering(silo, orleans);
-            if (OrleansDashboardEnabled(builder))
-            {
-                silo.AddDashboard();
-            }
-
-            silo.AddCountCachula(hub =>
-            {
-                orleans.GetSection("Streams").Bind(hub);
-                builder.Configuration.GetSection("CountCachula:Hub").Bind(hub);
-            });
-        });
+            UseHubClient(builder, orleans);
+        }
+        else
+        {
+            UseSilo(builder, orleans);
+        }
 
         builder.Services.AddCountCachula();
-        builder.Services.AddHealthChecks().AddCheck<SiloHealthCheck>("silo", tags: ["ready"]);
         builder.Services.AddOpenApi();
         builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics
             .AddMeter(CountCachulaMetrics.MeterName)
@@ -77,6 +70,26 @@ public static class FrontendHost
         return app;
     }
 
+    /// <summary>The default: this process is a silo of the hub cluster, with the web frontend beside it.</summary>
+    private static void UseSilo(WebApplicationBuilder builder, IConfigurationSection orleans)
+    {
+        builder.UseOrleans(silo =>
+        {
+            ConfigureClustering(silo, orleans);
+            if (OrleansDashboardEnabled(builder))
+            {
+                silo.AddDashboard();
+            }
+
+            silo.AddCountCachula(hub =>
+            {
+                orleans.GetSection("Streams").Bind(hub);
+                builder.Configuration.GetSection("CountCachula:Hub").Bind(hub);
+            });
+        });
+        builder.Services.AddHealthChecks().AddCheck<SiloHealthCheck>("silo", tags: ["ready"]);
+    }
+
     private static void LogAuth(WebApplication app)
     {
         var auth = app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<CountCachulaOptions>>().Value.Auth;
@@ -98,7 +111,7 @@ public static class FrontendHost
     /// is on by default in Development only; <c>Orleans:Dashboard</c> decides elsewhere.
     /// </summary>
     private static bool OrleansDashboardEnabled(WebApplicationBuilder builder) =>
-        builder.Configuration.GetValue("Orleans:Dashboard", builder.Environment.IsDevelopment());
+        builder.Configuration.GetValue("Orleans:Dashboard", builder.Environment.IsDevelopment()) && !IsClientMode(builder.Configuration);
 
     /// <summary>
     /// <c>Orleans:Membership</c> chooses how silos find each other (not <c>Orleans:Clustering</c>, which Orleans reads itself): <c>Localhost</c> (the default, for <c>dotnet run</c>

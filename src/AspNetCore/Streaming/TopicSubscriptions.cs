@@ -16,7 +16,7 @@ namespace CountCachula.WebFrontend.Streaming;
 /// </summary>
 internal sealed partial class TopicSubscriptions(
     IClusterClient client,
-    ILocalSiloDetails silo,
+    IListenerIdentity listener,
     CacheEventDispatcher dispatcher,
     CountCachulaMetrics metrics,
     IOptions<CountCachulaOptions> options,
@@ -24,7 +24,7 @@ internal sealed partial class TopicSubscriptions(
 {
     private readonly ConcurrentDictionary<StreamId, Subscription> _subscriptions = new();
     private readonly ConcurrentDictionary<string, SiloSequence> _sequences = new(StringComparer.Ordinal);
-    private readonly string _siloId = silo.SiloAddress.ToParsableString();
+    private readonly string _siloId = listener.Id;
     private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     /// <summary>This silo's id as the hub knows it.</summary>
