@@ -7,7 +7,7 @@ namespace CountCachula.Grains;
 /// tell the hub that they read them. Stateless and reentrant for the same reasons as <see cref="TagTopicGrain"/>.
 /// </summary>
 [Reentrant]
-public sealed class BroadcastGrain : Grain, IBroadcastGrain
+internal sealed class BroadcastGrain : Grain, IBroadcastGrain
 {
     private IAsyncStream<CacheEvent>? _broadcast;
     private IAsyncStream<CacheEvent>? _notices;

@@ -3,7 +3,7 @@ using Microsoft.Extensions.DependencyInjection;
 namespace CountCachula.Grains;
 
 /// <summary>The hub's history: events stored before they are sent, trimmed by count and age, replayed on request.</summary>
-public sealed partial class CacheHubGrain
+internal sealed partial class CacheHubGrain
 {
     /// <inheritdoc />
     public async Task<IReadOnlyList<CacheEvent>> Recent(int count)

@@ -1,7 +1,7 @@
 namespace CountCachula.Grains;
 
 /// <summary>The hub's time-based invalidations: named schedules fired by Orleans reminders.</summary>
-public sealed partial class CacheHubGrain
+internal sealed partial class CacheHubGrain
 {
     /// <inheritdoc />
     public async Task ScheduleInvalidation(string name, IReadOnlyList<string> tags, TimeSpan period)

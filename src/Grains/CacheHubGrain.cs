@@ -14,7 +14,7 @@ namespace CountCachula.Grains;
 /// Each event is stamped, per receiving silo, with the previous event sent to that silo, so a silo that reads
 /// several streams dispatches in order.
 /// </remarks>
-public sealed partial class CacheHubGrain(
+internal sealed partial class CacheHubGrain(
     [PersistentState("schedules", CacheTopics.Storage)] IPersistentState<HubSchedules> schedules,
     [PersistentState("routes", CacheTopics.Storage)] IPersistentState<HubRoutes> routes,
     [PersistentState("history", CacheTopics.Storage)] IPersistentState<HistoryIndex> history,

@@ -3,7 +3,7 @@ namespace CountCachula.Grains;
 /// <summary>Keeps the latest figures of each silo in memory; a silo that stops reporting drops out.</summary>
 // Orleans.Dashboard already owns the grain type name "dashboard".
 [GrainType("countcachula-dashboard")]
-public sealed class DashboardGrain : Grain, IDashboardGrain
+internal sealed class DashboardGrain : Grain, IDashboardGrain
 {
     private static readonly TimeSpan Stale = TimeSpan.FromSeconds(10);
     private readonly Dictionary<string, SiloSnapshot> _silos = new(StringComparer.Ordinal);

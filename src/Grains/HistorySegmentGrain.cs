@@ -1,7 +1,7 @@
 namespace CountCachula.Grains;
 
 /// <summary>One stored segment of a tenant's history; see <see cref="IHistorySegmentGrain"/>.</summary>
-public sealed class HistorySegmentGrain(
+internal sealed class HistorySegmentGrain(
     [PersistentState("events", CacheTopics.Storage)] IPersistentState<HistorySegment> segment) : Grain, IHistorySegmentGrain
 {
     /// <inheritdoc />
@@ -25,7 +25,7 @@ public sealed class HistorySegmentGrain(
 
 /// <summary>The stored events of one history segment.</summary>
 [GenerateSerializer]
-public sealed class HistorySegment
+internal sealed class HistorySegment
 {
     /// <summary>Oldest first.</summary>
     [Id(0)] public List<CacheEvent> Events { get; set; } = [];

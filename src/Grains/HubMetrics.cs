@@ -3,7 +3,7 @@ using System.Diagnostics.Metrics;
 namespace CountCachula.Grains;
 
 /// <summary>The hub's instruments, on the <c>countcachula</c> meter of the silo that hosts the hub grain.</summary>
-public sealed class HubMetrics
+internal sealed class HubMetrics
 {
     private readonly Counter<long> _published;
 

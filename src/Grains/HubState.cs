@@ -2,7 +2,7 @@ namespace CountCachula.Grains;
 
 /// <summary>Which history segments a tenant keeps, as the hub persists it.</summary>
 [GenerateSerializer]
-public sealed class HistoryIndex
+internal sealed class HistoryIndex
 {
     /// <summary>Retained segments, oldest first.</summary>
     [Id(0)] public List<HistorySegmentInfo> Segments { get; set; } = [];
@@ -16,7 +16,7 @@ public sealed class HistoryIndex
 
 /// <summary>One retained history segment.</summary>
 [GenerateSerializer]
-public sealed class HistorySegmentInfo
+internal sealed class HistorySegmentInfo
 {
     /// <summary>The segment's number in its grain key.</summary>
     [Id(0)] public long Number { get; set; }
@@ -36,7 +36,7 @@ public sealed class HistorySegmentInfo
 
 /// <summary>Where the silos of one tenant listen, as the hub persists it.</summary>
 [GenerateSerializer]
-public sealed class HubRoutes
+internal sealed class HubRoutes
 {
     /// <summary>Silos reading the broadcast stream.</summary>
     [Id(0)] public HashSet<string> Broadcast { get; set; } = new(StringComparer.Ordinal);
@@ -61,7 +61,7 @@ public sealed class HubRoutes
 
 /// <summary>The persisted schedules of one tenant's hub.</summary>
 [GenerateSerializer]
-public sealed class HubSchedules
+internal sealed class HubSchedules
 {
     /// <summary>Schedules by name.</summary>
     [Id(0)] public Dictionary<string, ScheduledInvalidation> Schedules { get; set; } = new(StringComparer.Ordinal);

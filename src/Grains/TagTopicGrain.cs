@@ -8,7 +8,7 @@ namespace CountCachula.Grains;
 /// registering never waits behind the hub's publishing, and the hub never deadlocks with it.
 /// </summary>
 [Reentrant]
-public sealed class TagTopicGrain : Grain, ITagTopicGrain
+internal sealed class TagTopicGrain : Grain, ITagTopicGrain
 {
     private IAsyncStream<CacheEvent>? _stream;
 
