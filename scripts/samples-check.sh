@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# The adopter's path, checked end to end: pack the three packages into a fresh folder feed, build both samples against
+# them (package references, not project references), publish the own-app sample and check that none of the host's
+# dependencies came along, then run it and see one invalidation, sent by the publisher sample through Orleans, arrive
+# on its SSE stream. Prints one line; the logs are kept in the work folder it names when something fails.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+
+work=$(mktemp -d)
+log="$work/samples-check.log"
+app=""
+fail() {
+  echo "samples: FAILED — $1 (logs: $work)" >&2
+  tail -n 40 "$log" >&2 || true
+  [ -n "$app" ] && kill -- "-$app" 2>/dev/null || true
+  exit 1
+}
+
+# A version no earlier run used, so NuGet's global package cache can never hand back stale packages.
+suffix="check.$(date +%s)"
+version="$(dotnet msbuild src/AspNetCore -getProperty:VersionPrefix)-$suffix"
+
+# The samples and the feed side by side, as samples/nuget.config expects them (../artifacts/packages).
+cp -r samples "$work/samples"
+cp global.json "$work/"
+dotnet pack CountCachula.sln -c Release -o "$work/artifacts/packages" --version-suffix "$suffix" -nologo >> "$log" 2>&1 || fail "dotnet pack"
+for p in CountCachula.Grains.Interfaces CountCachula.Grains CountCachula.AspNetCore; do
+  [ -f "$work/artifacts/packages/$p.$version.nupkg" ] || fail "no $p.$version.nupkg"
+done
+
+for s in OwnApp Publisher; do
+  dotnet build "$work/samples/$s" -c Release -p:CountCachulaVersion="$version" -nologo >> "$log" 2>&1 || fail "building samples/$s"
+done
+dotnet publish "$work/samples/OwnApp" -c Release -p:CountCachulaVersion="$version" -o "$work/publish" -nologo >> "$log" 2>&1 || fail "publishing samples/OwnApp"
+unwanted=$(cd "$work/publish" && ls | grep -iE 'redis|dashboard|openapi|prometheus|opentelemetry|webfrontend' || true)
+[ -z "$unwanted" ] || fail "the published own app holds host-only files: $(echo $unwanted)"
+files=$(ls "$work/publish" | wc -l)
+
+# Run the published app (it uses Orleans' default local ports, 11111 and 30000) on a free HTTP port.
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+ASPNETCORE_ENVIRONMENT=Development setsid dotnet "$work/publish/OwnApp.dll" --urls "http://127.0.0.1:$port" >> "$work/ownapp.log" 2>&1 &
+app=$!
+for _ in $(seq 300); do
+  curl -fs -o /dev/null -H 'Accept: text/event-stream' --max-time 1 "http://127.0.0.1:$port/api/cache-events/diagnostics" && break
+  kill -0 "$app" 2>/dev/null || { cat "$work/ownapp.log" >> "$log"; fail "the own app exited at start"; }
+  sleep 0.1
+done
+
+# Listen first; once 'connected' is seen, publish from the separate publisher process.
+curl -sN -H 'Accept: text/event-stream' --max-time 60 "http://127.0.0.1:$port/api/cache-events?tags=sample-check" > "$work/stream.txt" 2>/dev/null &
+listener=$!
+for _ in $(seq 100); do grep -q "event: connected" "$work/stream.txt" 2>/dev/null && break; sleep 0.1; done
+grep -q "event: connected" "$work/stream.txt" || fail "the stream did not say 'connected'"
+dotnet "$work/samples/Publisher/bin/Release/net10.0/Publisher.dll" sample-check >> "$log" 2>&1 || fail "the publisher sample"
+for _ in $(seq 100); do grep -q "data: sample-check" "$work/stream.txt" 2>/dev/null && break; sleep 0.1; done
+kill "$listener" 2>/dev/null || true
+grep -A1 "event: invalidate" "$work/stream.txt" | grep -q "data: sample-check" || { cat "$work/stream.txt" >> "$log"; fail "no 'invalidate' of sample-check arrived"; }
+
+kill -TERM -- "-$app"
+for _ in $(seq 100); do kill -0 "$app" 2>/dev/null || break; sleep 0.1; done
+kill -0 "$app" 2>/dev/null && { kill -9 -- "-$app"; fail "the own app did not stop within 10 s of SIGTERM"; }
+app=""
+rm -rf "$work"
+echo "samples: packed $version; OwnApp and Publisher built from the packages; OwnApp publishes $files files, none host-only; an invalidation from Publisher arrived on OwnApp's stream"
