@@ -21,7 +21,9 @@ public sealed class ClientFrontendTests
         var gatewayPort = FreePorts.Next();
         using var silo = await StartSiloAsync(clusterId, gatewayPort);
         var hub = silo.Services.GetRequiredService<IGrainFactory>().GetGrain<ICacheHubGrain>(Tenant);
+        // The first frontend finds the gateway as a local port, the restarted one from an explicit gateway list.
         KeyValuePair<string, string>[] clientMode = [new("Orleans:Mode", "Client"), new("Orleans:GatewayPort", gatewayPort.ToString())];
+        KeyValuePair<string, string>[] gatewayList = [new("Orleans:Mode", "Client"), new("Orleans:Gateways", $"127.0.0.1:{gatewayPort}")];
 
         string lastId;
         await using (var frontend = await TestFrontend.StartAsync(clusterId, settings: clientMode))
@@ -46,7 +48,7 @@ public sealed class ClientFrontendTests
         // Published while no frontend runs: the restarted one replays it from the hub's history.
         await hub.Invalidate(["item:1"]);
 
-        await using (var restarted = await TestFrontend.StartAsync(clusterId, settings: clientMode))
+        await using (var restarted = await TestFrontend.StartAsync(clusterId, settings: gatewayList))
         {
             await using var stream = await SseClient.ConnectAsync(restarted.Http, "/api/cache-events?tags=item:1,list:*",
                 configure: request => request.Headers.Add("Last-Event-ID", lastId));
