@@ -7,6 +7,22 @@ namespace CountCachula.WebFrontend;
 /// <summary>The frontend as an Orleans client: a stateless web tier in front of a separate hub cluster.</summary>
 public static partial class FrontendHost
 {
+    /// <summary>
+    /// Runs a silo here, configured by <paramref name="configureSilo"/> (the default), or with <c>Orleans:Mode=Client</c>
+    /// only an Orleans client of the hub cluster; either way with the readiness check that fits.
+    /// </summary>
+    private static void UseSiloOrClient(WebApplicationBuilder builder, IConfigurationSection orleans, Action<ISiloBuilder> configureSilo)
+    {
+        if (IsClientMode(builder.Configuration))
+        {
+            UseHubClient(builder, orleans);
+            return;
+        }
+
+        builder.UseOrleans(configureSilo);
+        builder.Services.AddHealthChecks().AddCheck<SiloHealthCheck>("silo", tags: ["ready"]);
+    }
+
     /// <summary><c>Orleans:Mode=Client</c> runs no silo here: the process connects to the cluster's gateways instead.</summary>
     private static bool IsClientMode(IConfiguration configuration) =>
         configuration.GetValue("Orleans:Mode", "Silo")!.Equals("Client", StringComparison.OrdinalIgnoreCase);

@@ -25,14 +25,20 @@ public static partial class FrontendHost
         var builder = WebApplication.CreateBuilder(args);
         var orleans = builder.Configuration.GetSection("Orleans");
         builder.WebHost.UseSockets(sockets => sockets.UnsafePreferInlineScheduling = builder.Configuration.GetValue("Kestrel:InlineScheduling", true));
-        if (IsClientMode(builder.Configuration))
+        UseSiloOrClient(builder, orleans, silo =>
         {
-            UseHubClient(builder, orleans);
-        }
-        else
-        {
-            UseSilo(builder, orleans);
-        }
+            ConfigureClustering(silo, orleans);
+            if (OrleansDashboardEnabled(builder))
+            {
+                silo.AddDashboard();
+            }
+
+            silo.AddCountCachula(hub =>
+            {
+                orleans.GetSection("Streams").Bind(hub);
+                builder.Configuration.GetSection("CountCachula:Hub").Bind(hub);
+            });
+        });
 
         builder.Services.AddCountCachula();
         builder.Services.AddOpenApi();
@@ -68,26 +74,6 @@ public static partial class FrontendHost
 
         app.Lifetime.ApplicationStarted.Register(() => LogAuth(app));
         return app;
-    }
-
-    /// <summary>The default: this process is a silo of the hub cluster, with the web frontend beside it.</summary>
-    private static void UseSilo(WebApplicationBuilder builder, IConfigurationSection orleans)
-    {
-        builder.UseOrleans(silo =>
-        {
-            ConfigureClustering(silo, orleans);
-            if (OrleansDashboardEnabled(builder))
-            {
-                silo.AddDashboard();
-            }
-
-            silo.AddCountCachula(hub =>
-            {
-                orleans.GetSection("Streams").Bind(hub);
-                builder.Configuration.GetSection("CountCachula:Hub").Bind(hub);
-            });
-        });
-        builder.Services.AddHealthChecks().AddCheck<SiloHealthCheck>("silo", tags: ["ready"]);
     }
 
     private static void LogAuth(WebApplication app)

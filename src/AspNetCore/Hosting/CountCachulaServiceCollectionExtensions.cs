@@ -56,7 +56,7 @@ public static class CountCachulaServiceCollectionExtensions
         services.TryAddSingleton<CountCachulaMetrics>();
         services.TryAddSingleton<ConnectionRegistry>();
         services.TryAddSingleton<CacheEventDispatcher>();
-        services.TryAddSingleton<IListenerIdentity>(ListenerIdentity.For);
+        services.TryAddSingleton(ListenerIdentity.From);
         services.TryAddSingleton<TopicSubscriptions>();
         services.TryAddSingleton<ICacheHub>(sp => new CacheHub(
             sp.GetRequiredService<IGrainFactory>(),

@@ -5,20 +5,15 @@ namespace CountCachula.WebFrontend.Streaming;
 /// address, so diagnostics line up with the cluster's view; an Orleans client (a web tier in front of a separate hub
 /// cluster) has no silo, and uses an id unique to this process, since two processes must never share a listener.
 /// </summary>
-internal interface IListenerIdentity
+internal sealed class ListenerIdentity
 {
-    /// <summary>The listener id, the same for the lifetime of the process.</summary>
-    string Id { get; }
-}
+    private ListenerIdentity(string id) => Id = id;
 
-/// <inheritdoc />
-internal sealed class ListenerIdentity(string id) : IListenerIdentity
-{
-    /// <inheritdoc />
-    public string Id { get; } = id;
+    /// <summary>The listener id, the same for the lifetime of the process.</summary>
+    public string Id { get; }
 
     /// <summary>The silo's address when this process hosts a silo; otherwise a fresh client id.</summary>
-    public static ListenerIdentity For(IServiceProvider services) => services.GetService<ILocalSiloDetails>() is { } silo
+    public static ListenerIdentity From(IServiceProvider services) => services.GetService<ILocalSiloDetails>() is { } silo
         ? new(silo.SiloAddress.ToParsableString())
         : new($"client/{Environment.MachineName}/{Environment.ProcessId}/{Guid.NewGuid():N}");
 }

@@ -16,7 +16,7 @@ namespace CountCachula.WebFrontend.Streaming;
 /// </summary>
 internal sealed partial class TopicSubscriptions(
     IClusterClient client,
-    IListenerIdentity listener,
+    ListenerIdentity listener,
     CacheEventDispatcher dispatcher,
     CountCachulaMetrics metrics,
     IOptions<CountCachulaOptions> options,
