@@ -1,6 +1,7 @@
 using System.Net;
 using CountCachula.WebFrontend.Dashboard;
 using CountCachula.WebFrontend.Hosting;
+using CountCachula.WebFrontend.Security;
 using CountCachula.WebFrontend.Streaming;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using OpenTelemetry.Metrics;
@@ -54,14 +55,33 @@ public static class FrontendHost
         app.UseExceptionHandler();
         app.UseStatusCodePages();
         app.UseCors();
-        app.MapDemoPage();
+
+        // After CORS, so a browser's preflight is answered before any credential is asked for. Every endpoint below is
+        // anonymous only where it says so: the hub's own endpoints carry their policies (CountCachulaPolicies).
+        app.UseAuthorization();
+        var settings = app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<CountCachulaOptions>>().Value;
+        if (settings.Samples.Enabled == true)
+        {
+            app.MapDemoPage();
+            app.MapSampleItems().RequireCors(CountCachulaCors.PolicyName);
+        }
+
         app.MapCacheEvents().RequireCors(CountCachulaCors.PolicyName);
         app.MapCachePublishing().RequireCors(CountCachulaCors.PolicyName);
-        app.MapSampleItems().RequireCors(CountCachulaCors.PolicyName);
         app.MapCacheDashboard();
         app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false });
         app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = check => check.Tags.Contains("ready") });
-        app.MapPrometheusScrapingEndpoint("/metrics");
+        var scrape = app.MapPrometheusScrapingEndpoint("/metrics");
+        if (settings.Metrics.RequireAuthorization == true)
+        {
+            scrape.RequireAuthorization(CountCachulaPolicies.Operator);
+        }
+
+        if (settings.Metrics.RequireHost.Length > 0)
+        {
+            scrape.RequireHost(settings.Metrics.RequireHost);
+        }
+
         if (app.Environment.IsDevelopment())
         {
             app.MapOpenApi();
@@ -69,7 +89,12 @@ public static class FrontendHost
 
         if (OrleansDashboardEnabled(builder))
         {
-            app.MapOrleansDashboard("/orleans");
+            // Development-only by default; switched on elsewhere, it is an operator view like /dashboard.
+            var orleansDashboard = app.MapOrleansDashboard("/orleans");
+            if (!app.Environment.IsDevelopment())
+            {
+                orleansDashboard.RequireAuthorization(CountCachulaPolicies.Operator);
+            }
         }
 
         app.Lifetime.ApplicationStarted.Register(() => LogAuth(app));

@@ -76,4 +76,13 @@ public sealed class CountCachulaOptions
 
     /// <summary>The largest request body the hub reads (publishing, interest changes); bigger ones get 413.</summary>
     public long MaxRequestBodyBytes { get; set; } = 512 * 1024;
+
+    /// <summary>Who may read <c>/metrics</c> and how many tenants get their own metric label (<c>CountCachula:Metrics</c>).</summary>
+    public CountCachulaMetricsOptions Metrics { get; set; } = new();
+
+    /// <summary>Whether the sample items API and demo page are served (<c>CountCachula:Samples</c>); Development only by default.</summary>
+    public CountCachulaSamplesOptions Samples { get; set; } = new();
+
+    /// <summary>The operator dashboard's limits (<c>CountCachula:Dashboard</c>).</summary>
+    public CountCachulaDashboardOptions Dashboard { get; set; } = new();
 }
