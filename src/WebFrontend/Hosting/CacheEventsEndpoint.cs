@@ -107,7 +107,7 @@ public static partial class CacheEventsEndpoint
             }
         }
 
-        if (CountCachulaAccess.OutsideScope(grant, interests) is { } outside)
+        if (await CountCachulaAccess.AuthorizeScopeAsync(context, interests, grant) is { } outside)
         {
             return outside;
         }

@@ -96,7 +96,7 @@ public static class ConnectionInterests
             return problem;
         }
 
-        if ((CountCachulaAccess.OutsideScope(grant, add) ?? (connection.Grant is { } opened ? CountCachulaAccess.OutsideScope(opened, add) : null)) is { } outside)
+        if (await CountCachulaAccess.AuthorizeScopeAsync(request.HttpContext, add, connection.Grant is { } opened ? [grant, opened] : [grant]) is { } outside)
         {
             return outside;
         }

@@ -106,6 +106,26 @@ public static class CountCachulaAccess
             : (null, Forbidden("Not an operator", "The token is valid but lacks the 'admin' scope; the dashboard, diagnostics and metrics are for operators."));
     }
 
+    /// <summary>
+    /// Evaluates the <see cref="CountCachulaPolicies.TagScope"/> policy for <paramref name="requested"/> against each of
+    /// <paramref name="grants"/> in turn; the refusal of the first that does not allow them, or null.
+    /// </summary>
+    public static async Task<IResult?> AuthorizeScopeAsync(HttpContext context, IReadOnlyList<Interest> requested, params IEnumerable<CallerGrant> grants)
+    {
+        var authorization = context.RequestServices.GetRequiredService<Microsoft.AspNetCore.Authorization.IAuthorizationService>();
+        foreach (var grant in grants)
+        {
+            var result = await authorization.AuthorizeAsync(context.User, new ScopeCheck(grant, requested), CountCachulaPolicies.TagScope);
+            if (!result.Succeeded)
+            {
+                return result.Failure?.FailureReasons.OfType<CountCachulaRefusal>().FirstOrDefault()?.Problem
+                    ?? Forbidden("Interest outside the token's scope", "The application's scope rules refuse these interests.");
+            }
+        }
+
+        return null;
+    }
+
     /// <summary>A 403 naming the first of <paramref name="requested"/> that <paramref name="grant"/> does not allow, or null.</summary>
     public static IResult? OutsideScope(CallerGrant grant, IEnumerable<Interest> requested) =>
         requested.FirstOrDefault(i => !grant.Allows(i)) is { Value: not null } outside

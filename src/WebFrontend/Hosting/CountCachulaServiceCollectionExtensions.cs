@@ -90,8 +90,10 @@ public static class CountCachulaServiceCollectionExtensions
         services.AddAuthorizationBuilder()
             .AddPolicy(CountCachulaPolicies.Subscriber, policy => policy.AddRequirements(new CountCachulaRequirement(CallerRole.Subscriber)))
             .AddPolicy(CountCachulaPolicies.Publisher, policy => policy.AddRequirements(new CountCachulaRequirement(CallerRole.Publisher)))
-            .AddPolicy(CountCachulaPolicies.Operator, policy => policy.AddRequirements(new CountCachulaRequirement(CallerRole.Operator)));
+            .AddPolicy(CountCachulaPolicies.Operator, policy => policy.AddRequirements(new CountCachulaRequirement(CallerRole.Operator)))
+            .AddPolicy(CountCachulaPolicies.TagScope, policy => policy.AddRequirements(new TagScopeRequirement()));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<Microsoft.AspNetCore.Authorization.IAuthorizationHandler, CountCachulaAuthorizationHandler>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<Microsoft.AspNetCore.Authorization.IAuthorizationHandler, TagScopeAuthorizationHandler>());
 
         // Replaces ASP.NET Core's default answer (a bare challenge) but not one the application chose itself.
         var resultHandler = services.LastOrDefault(s => s.ServiceType == typeof(Microsoft.AspNetCore.Authorization.IAuthorizationMiddlewareResultHandler));

@@ -22,6 +22,12 @@ public static class CountCachulaPolicies
 
     /// <summary>May see the operator views (dashboard, diagnostics, metrics): a token with the <c>admin</c> scope.</summary>
     public const string Operator = "CountCachula.Operator";
+
+    /// <summary>
+    /// The requested interests lie inside a grant (a resource policy: the endpoint evaluates it for a
+    /// <see cref="ScopeCheck"/>, see <see cref="CountCachulaAccess.AuthorizeScopeAsync"/>).
+    /// </summary>
+    public const string TagScope = "CountCachula.TagScope";
 }
 
 /// <summary>Which of the hub's rules a policy applies.</summary>
