@@ -20,7 +20,9 @@ public static partial class CacheEventsEndpoint
     /// <remarks>
     /// <c>?tags=user:123,posts:*</c> limits the stream to exact tags, prefix patterns and <c>*</c> (the default);
     /// <c>?format=json</c> selects the JSON format. <c>POST {pattern}/{connectionId}/interests</c> changes the
-    /// interests of an open stream, on the silo that holds it.
+    /// interests of an open stream, on the silo that holds it, for the caller that sends the stream's key (the
+    /// <c>streamKey</c> of its <c>connected</c> event) as <c>X-Stream-Key</c>. The stream and interest endpoints require
+    /// <see cref="CountCachulaPolicies.Subscriber"/>, the diagnostics <see cref="CountCachulaPolicies.Operator"/>.
     /// </remarks>
     public static RouteGroupBuilder MapCacheEvents(this IEndpointRouteBuilder endpoints, [StringSyntax("Route")] string pattern = "/api/cache-events")
     {
