@@ -70,6 +70,21 @@ public sealed class WireRulesTests(FrontendFixture fixture) : IClassFixture<Fron
     }
 
     [Fact]
+    public async Task Without_auth_an_interest_change_still_needs_the_streams_key()
+    {
+        var (client, id) = await SseClient.ConnectAndWaitAsync(fixture.Http, "/api/cache-events?tags=keyed");
+        await using var _ = client;
+
+        using var response = await fixture.Http.PostAsync($"/api/cache-events/{id}/interests",
+            new StringContent("""{"remove":["keyed"]}""", Encoding.UTF8, "application/json"));
+
+        Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
+        Assert.Contains("X-Stream-Key", await response.Content.ReadAsStringAsync());
+        await Hub.InvalidateAsync("keyed");
+        Assert.Equal("keyed", (await client.NextAsync("the stream keeps its interest")).Data);
+    }
+
+    [Fact]
     public async Task Tags_with_a_comma_or_percent_stay_distinct_and_decode_back_in_the_default_format()
     {
         var (plain, _) = await SseClient.ConnectAndWaitAsync(fixture.Http, "/api/cache-events?tags=comma:*");
