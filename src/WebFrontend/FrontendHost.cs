@@ -47,6 +47,7 @@ public static class FrontendHost
             .AddMeter(CountCachulaMetrics.MeterName)
             .AddPrometheusExporter());
         builder.Services.AddSingleton<ItemStore>();
+        builder.Services.AddOutputCache();
         configure?.Invoke(builder);
 
         var app = builder.Build();
@@ -59,6 +60,9 @@ public static class FrontendHost
         // After CORS, so a browser's preflight is answered before any credential is asked for. Every endpoint below is
         // anonymous only where it says so: the hub's own endpoints carry their policies (CountCachulaPolicies).
         app.UseAuthorization();
+
+        // After authorization, so a cached copy is only ever served to a caller the endpoint's policy admits.
+        app.UseOutputCache();
         var settings = app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<CountCachulaOptions>>().Value;
         if (settings.Samples.Enabled == true)
         {

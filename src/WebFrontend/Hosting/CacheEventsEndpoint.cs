@@ -27,6 +27,7 @@ public static partial class CacheEventsEndpoint
     public static RouteGroupBuilder MapCacheEvents(this IEndpointRouteBuilder endpoints, [StringSyntax("Route")] string pattern = "/api/cache-events")
     {
         var group = endpoints.MapGroup(pattern);
+        group.WithMetadata(new ClientQueryShapeMetadata());
         group.MapGet("/", StreamAsync)
             .WithName("CacheEvents")
             .WithSummary("Server-Sent Events: connected, invalidate, preload-hint (or preload), custom events, heartbeat.")

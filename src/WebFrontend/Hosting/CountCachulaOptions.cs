@@ -85,4 +85,18 @@ public sealed class CountCachulaOptions
 
     /// <summary>The operator dashboard's limits (<c>CountCachula:Dashboard</c>).</summary>
     public CountCachulaDashboardOptions Dashboard { get; set; } = new();
+
+    /// <summary>
+    /// Whether the <c>Cache-Tags</c> header of responses tagged with <c>.WithCacheTags(...)</c> or
+    /// <c>HttpContext.AddCacheTags(...)</c> also lists <c>*</c> (the default). <c>@countcachula/core</c> has no wildcard
+    /// of its own: only responses that list <c>*</c> are cleared when the hub sends <c>reset</c> and <c>invalidate *</c>.
+    /// </summary>
+    public bool CacheTagsIncludeAll { get; set; } = true;
+
+    /// <summary>
+    /// When true (off by default), every invalidation that reaches this silo first evicts this silo's ASP.NET Core
+    /// output-cache entries with those tags (<c>AddOutputCache</c>), then tells the browsers, so their refetch is never
+    /// served a stale server copy. The silo then listens to all events of every tenant it has tagged responses for.
+    /// </summary>
+    public bool EvictOutputCache { get; set; }
 }

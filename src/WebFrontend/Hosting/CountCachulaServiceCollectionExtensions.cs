@@ -1,4 +1,5 @@
 using CountCachula;
+using CountCachula.WebFrontend.CacheTags;
 using CountCachula.WebFrontend.Connections;
 using CountCachula.WebFrontend.Dashboard;
 using CountCachula.WebFrontend.Hosting;
@@ -70,6 +71,12 @@ public static class CountCachulaServiceCollectionExtensions
         services.TryAddSingleton<RecentActivity>();
         services.TryAddSingleton<DashboardReporter>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, DashboardReporter>(sp => sp.GetRequiredService<DashboardReporter>()));
+
+        // Cache tags and output-cache eviction; the real client's query shape is read before routing and authentication.
+        services.AddRouting();
+        services.TryAddSingleton<OutputCacheEviction>();
+        services.TryAddEnumerable(ServiceDescriptor.Transient<IStartupFilter, ClientQueryShapeStartupFilter>());
+
         services.AddHealthChecks()
             .AddCheck<SiloHealthCheck>("silo", tags: ["ready"]);
         return services;

@@ -1,55 +1,45 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using CountCachula.WebFrontend.Hosting;
 using CountCachula.WebFrontend.Publishing;
+using Microsoft.Extensions.Options;
 
 namespace CountCachula.WebFrontend.Sample;
 
 /// <summary>
-/// The specification's "Complete Server Setup" example: a CRUD API whose GETs say which tags they carry
-/// (<c>Cache-Tags</c>, read by <c>@countcachula/core</c>) and whose writes invalidate and hint through the hub.
+/// The specification's "Complete Server Setup" example: a CRUD API whose GETs declare their tags once
+/// (<c>.WithCacheTags</c>: the <c>Cache-Tags</c> header <c>@countcachula/core</c> reads, and the output-cache entry's
+/// tags) and whose writes invalidate and hint through the hub. Reads push nothing: hints follow writes, as in the
+/// specification's POST example. With <c>CountCachula:EvictOutputCache</c> on, the GETs are also cached on the server.
 /// </summary>
 public static class ItemsEndpoints
 {
-    /// <summary>The header that tells the browser client which tags a cached response carries.</summary>
-    public const string CacheTagsHeader = "Cache-Tags";
+    /// <summary>The largest body the sample reads; items are small, so far below the hub's own limit.</summary>
+    public const long MaxBodyBytes = 16 * 1024;
 
     /// <summary>Maps <c>/api/items</c>.</summary>
     public static RouteGroupBuilder MapSampleItems(this IEndpointRouteBuilder endpoints)
     {
         var group = endpoints.MapGroup("/api/items").WithTags("Sample items");
-        group.MapGet("/", ListAsync);
-        group.MapGet("/{id}", Get);
+        var list = group.MapGet("/", List).WithCacheTags("items-list");
+        var one = group.MapGet("/{id}", Get).WithCacheTags("item:{id}", "items-list");
         group.MapPost("/", CreateAsync);
         group.MapPatch("/{id}", UpdateAsync);
+
+        // Server-side caching is only safe when the hub evicts it: otherwise a browser told to refetch would get the old copy.
+        if (endpoints.ServiceProvider.GetRequiredService<IOptions<CountCachulaOptions>>().Value.EvictOutputCache)
+        {
+            list.CacheOutput();
+            one.CacheOutput();
+        }
+
         return group;
     }
 
-    private static async Task<IResult> ListAsync(HttpResponse response, ItemStore store, ICacheHub hub)
-    {
-        var items = store.All();
-        response.Headers[CacheTagsHeader] = "items-list";
+    private static IResult List(ItemStore store) => Results.Ok(store.All());
 
-        // The first few items are the likeliest next clicks: hint them.
-        var preloads = items.Take(3).Select(item => $"/api/items/{item["id"]}").ToArray();
-        if (preloads.Length > 0)
-        {
-            await hub.PreloadHintAsync(preloads);
-        }
-
-        return Results.Ok(items);
-    }
-
-    private static IResult Get(string id, HttpResponse response, ItemStore store)
-    {
-        var item = store.Find(id);
-        if (item is null)
-        {
-            return NotFound(id);
-        }
-
-        response.Headers[CacheTagsHeader] = $"item:{id},items-list";
-        return Results.Ok(item);
-    }
+    private static IResult Get(string id, ItemStore store) =>
+        store.Find(id) is { } item ? Results.Ok(item) : NotFound(id);
 
     private static async Task<IResult> CreateAsync(HttpRequest request, ItemStore store, ICacheHub hub)
     {
@@ -59,8 +49,10 @@ public static class ItemsEndpoints
             return error;
         }
 
-        var item = store.Create(data!);
-        await hub.InvalidateAsync("items-list");
+        var (item, dropped) = store.Create(data!);
+        await (dropped is null ? hub.InvalidateAsync("items-list") : hub.InvalidateAsync($"item:{dropped}", "items-list"));
+
+        // The new item is the likeliest next read: hint it, as the specification's POST example does.
         await hub.PreloadHintAsync($"/api/items/{item["id"]}");
         return Results.Json(item, statusCode: StatusCodes.Status201Created);
     }
@@ -86,14 +78,27 @@ public static class ItemsEndpoints
     private static IResult NotFound(string id) =>
         Results.Problem(statusCode: StatusCodes.Status404NotFound, title: "Not found", detail: $"There is no item '{id}'.");
 
+    private static IResult TooLarge() =>
+        Results.Problem(statusCode: StatusCodes.Status413PayloadTooLarge, title: "Body too large", detail: $"An item's body may be at most {MaxBodyBytes} bytes.");
+
     private static async Task<(JsonObject? Data, IResult? Error)> ReadObjectAsync(HttpRequest request)
     {
+        // A declared larger body is refused at once; an undeclared (chunked) one fails while it is read, below.
+        if (RequestChecks.BodyTooLarge(request.HttpContext, MaxBodyBytes) is not null)
+        {
+            return (null, TooLarge());
+        }
+
         try
         {
             var node = await JsonNode.ParseAsync(request.Body, cancellationToken: request.HttpContext.RequestAborted);
             return node is JsonObject data
                 ? (data, null)
                 : (null, Results.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Malformed JSON", detail: "The body must be a JSON object."));
+        }
+        catch (BadHttpRequestException exception) when (exception.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            return (null, TooLarge());
         }
         catch (JsonException exception)
         {
