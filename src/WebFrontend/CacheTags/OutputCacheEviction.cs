@@ -30,12 +30,16 @@ public sealed partial class OutputCacheEviction(IServiceProvider services, IOpti
     private IOutputCacheStore? _store;
     private bool _storeResolved;
     private long _generation;
+    private TaskCompletionSource _evicted = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     /// <summary>Whether eviction is on.</summary>
     public bool Enabled => options.Value.EvictOutputCache;
 
     /// <summary>The sequence of the last invalidation of <paramref name="tenant"/> this silo evicted for; 0 for none.</summary>
     public long LastEvicted(string tenant) => _tenants.TryGetValue(tenant, out var t) ? Interlocked.Read(ref t.LastSequence) : 0;
+
+    /// <summary>Completes at the next eviction on this silo: lets tests and diagnostics wait instead of polling.</summary>
+    public Task WhenEvicted() => Volatile.Read(ref _evicted).Task;
 
     /// <summary>Completes once this silo receives every event of <paramref name="tenant"/> (after its first tagged response).</summary>
     public Task WhenListening(string tenant) => Listen(tenant)?.Ready ?? Task.CompletedTask;
@@ -68,6 +72,7 @@ public sealed partial class OutputCacheEviction(IServiceProvider services, IOpti
         }
 
         Interlocked.Exchange(ref state.LastSequence, cacheEvent.Sequence);
+        Interlocked.Exchange(ref _evicted, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
     }
 
     /// <summary>Called for the first tag of <paramref name="tenant"/> on an output-cached response.</summary>

@@ -5,11 +5,13 @@ namespace CountCachula.WebFrontend.Sample;
 
 /// <summary>
 /// The sample app's in-memory database, as in the specification's "Complete Server Setup", bounded: it keeps at most
-/// <see cref="MaxItems"/> items, and creating one more drops the oldest (the caller invalidates its tag).
+/// <see cref="MaxItems"/> items (or <paramref name="maxItems"/>), and creating one more drops the oldest (the caller
+/// invalidates its tag), so the demo's memory stays bounded however much is posted to it.
 /// </summary>
-public sealed class ItemStore
+/// <param name="maxItems">The most items kept.</param>
+public sealed class ItemStore(int maxItems = ItemStore.MaxItems)
 {
-    /// <summary>The most items kept.</summary>
+    /// <summary>The most items kept by default.</summary>
     public const int MaxItems = 1000;
 
     private readonly ConcurrentDictionary<string, JsonObject> _items = new(StringComparer.Ordinal);
@@ -53,7 +55,7 @@ public sealed class ItemStore
         lock (_order)
         {
             string? dropped = null;
-            if (_ids.Count >= MaxItems)
+            if (_ids.Count >= maxItems)
             {
                 dropped = _ids.First!.Value;
                 _ids.RemoveFirst();
