@@ -50,13 +50,12 @@ public sealed partial class OutputCacheEviction(IServiceProvider services, IOpti
     /// </summary>
     public void BeforeDispatch(CacheEvent cacheEvent)
     {
-        if (cacheEvent.Kind != CacheEventKind.Invalidate || !Enabled || Store() is not { } store)
+        // A tenant this silo never tagged a response for has nothing here to evict (and must not grow the table).
+        var tenant = cacheEvent.Tenant;
+        if (cacheEvent.Kind != CacheEventKind.Invalidate || !Enabled || !_tenants.TryGetValue(tenant, out var state) || Store() is not { } store)
         {
             return;
         }
-
-        var tenant = cacheEvent.Tenant;
-        var state = _tenants.GetOrAdd(tenant, static _ => new Listening());
 
         // First the generation, then the eviction: a response made meanwhile sees the change and is not stored.
         state.Generation = Interlocked.Increment(ref _generation);
