@@ -10,6 +10,9 @@ namespace CountCachula.WebFrontend.CacheTags;
 /// </summary>
 internal sealed class CacheTagsFeature(HttpContext context, CountCachulaOptions options, OutputCacheEviction eviction)
 {
+    /// <summary>The most tags one response may carry.</summary>
+    public const int MaxTags = 256;
+
     private readonly List<string> _tags = [];
     private readonly List<string> _tenants = [];
     private string _tenant = options.DefaultTenant;
@@ -60,6 +63,12 @@ internal sealed class CacheTagsFeature(HttpContext context, CountCachulaOptions 
         }
 
         var added = tags.Where(t => !_tags.Contains(t)).Distinct(StringComparer.Ordinal).ToArray();
+        if (_tags.Count + added.Length > MaxTags)
+        {
+            // The header grows with every tag, and proxies refuse responses whose headers outgrow their buffers.
+            throw new InvalidOperationException($"A response may carry at most {MaxTags} cache tags; tag what it is made of more coarsely (e.g. 'items-list').");
+        }
+
         _tags.AddRange(added);
         context.Response.Headers[CacheTagsHeader.Name] = CacheTagsHeader.Format(_tags, options.CacheTagsIncludeAll);
         TagOutputCache(added);

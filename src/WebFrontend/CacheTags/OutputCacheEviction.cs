@@ -58,7 +58,7 @@ public sealed partial class OutputCacheEviction(IServiceProvider services, IOpti
         }
 
         // First the generation, then the eviction: a response made meanwhile sees the change and is not stored.
-        state.Generation = Interlocked.Increment(ref _generation);
+        Volatile.Write(ref state.Generation, Interlocked.Increment(ref _generation));
         var all = cacheEvent.Items.Any(t => t.EndsWith('*'));
         IEnumerable<string> tags = all ? [OutputCacheTags.AllOf(tenant)] : cacheEvent.Items.Select(t => OutputCacheTags.For(tenant, t));
         foreach (var tag in tags)
@@ -95,7 +95,7 @@ public sealed partial class OutputCacheEviction(IServiceProvider services, IOpti
         {
             // The last moment before the entry is stored that this code sees: if an invalidation of the tenant arrived
             // since the tags were added, the body may hold the data it made stale.
-            if (listening.Generation > started)
+            if (Volatile.Read(ref listening.Generation) > started)
             {
                 cache.AllowCacheStorage = false;
             }
@@ -196,7 +196,7 @@ public sealed partial class OutputCacheEviction(IServiceProvider services, IOpti
 
         public bool Started { get; set; }
 
-        public long Generation { get; set; }
+        public long Generation;
 
         public Task Ready => Volatile.Read(ref _ready).Task;
 

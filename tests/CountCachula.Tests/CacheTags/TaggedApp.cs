@@ -30,7 +30,9 @@ public sealed class TaggedApp : IAsyncDisposable
 
     public T Get<T>() where T : notnull => App.Services.GetRequiredService<T>();
 
-    public static async Task<TaggedApp> StartAsync(string clusterId, int? primarySiloPort, IEnumerable<KeyValuePair<string, string>> settings)
+    public static async Task<TaggedApp> StartAsync(
+        string clusterId, int? primarySiloPort, IEnumerable<KeyValuePair<string, string>> settings,
+        Action<WebApplicationBuilder>? configure = null, Action<WebApplication>? map = null)
     {
         var siloPort = FreePorts.Next();
         var args = new List<string>
@@ -56,8 +58,10 @@ public sealed class TaggedApp : IAsyncDisposable
         {
             builder.Logging.ClearProviders();
             builder.Logging.AddConsole().SetMinimumLevel(LogLevel.Warning);
+            configure?.Invoke(builder);
         });
         DocsApi.Map(app);
+        map?.Invoke(app);
         await app.StartAsync();
         return new TaggedApp(app) { SiloPort = siloPort };
     }
