@@ -50,28 +50,57 @@ public sealed partial class OutputCacheEviction(IServiceProvider services, IOpti
     /// </summary>
     public void BeforeDispatch(CacheEvent cacheEvent)
     {
-        // A tenant this silo never tagged a response for has nothing here to evict (and must not grow the table).
-        var tenant = cacheEvent.Tenant;
-        if (cacheEvent.Kind != CacheEventKind.Invalidate || !Enabled || !_tenants.TryGetValue(tenant, out var state) || Store() is not { } store)
+        if (cacheEvent.Kind != CacheEventKind.Invalidate || Evict(cacheEvent.Tenant, cacheEvent.Items) is not { } state)
         {
             return;
         }
 
-        // First the generation, then the eviction: a response made meanwhile sees the change and is not stored.
-        Volatile.Write(ref state.Generation, Interlocked.Increment(ref _generation));
-        var all = cacheEvent.Items.Any(t => t.EndsWith('*'));
-        IEnumerable<string> tags = all ? [OutputCacheTags.AllOf(tenant)] : cacheEvent.Items.Select(t => OutputCacheTags.For(tenant, t));
-        foreach (var tag in tags)
+        foreach (var (tag, eviction) in state.Pending)
         {
-            var eviction = store.EvictByTagAsync(tag, CancellationToken.None);
             if (!eviction.IsCompletedSuccessfully)
             {
                 Wait(eviction, tag);
             }
         }
 
-        Interlocked.Exchange(ref state.LastSequence, cacheEvent.Sequence);
+        Interlocked.Exchange(ref state.Listening.LastSequence, cacheEvent.Sequence);
         Interlocked.Exchange(ref _evicted, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
+    }
+
+    /// <summary>
+    /// Evicts this silo's entries for <paramref name="tags"/> of <paramref name="tenant"/> now. Call it after publishing
+    /// an invalidation from a write endpoint: the writer's own next read may reach this silo before the hub's event
+    /// does (the event then evicts again, here and on every other silo, before any browser is told).
+    /// </summary>
+    public async ValueTask EvictAsync(string tenant, params IReadOnlyList<string> tags)
+    {
+        if (Evict(tenant, tags) is { } state)
+        {
+            foreach (var (_, eviction) in state.Pending)
+            {
+                await eviction;
+            }
+        }
+    }
+
+    private (Listening Listening, List<(string Tag, ValueTask Eviction)> Pending)? Evict(string tenant, IReadOnlyList<string> items)
+    {
+        // A tenant this silo never tagged a response for has nothing here to evict (and must not grow the table).
+        if (!Enabled || !_tenants.TryGetValue(tenant, out var state) || Store() is not { } store)
+        {
+            return null;
+        }
+
+        // First the generation, then the eviction: a response made meanwhile sees the change and is not stored.
+        Volatile.Write(ref state.Generation, Interlocked.Increment(ref _generation));
+        IEnumerable<string> tags = items.Any(t => t.EndsWith('*')) ? [OutputCacheTags.AllOf(tenant)] : items.Select(t => OutputCacheTags.For(tenant, t));
+        var pending = new List<(string, ValueTask)>();
+        foreach (var tag in tags)
+        {
+            pending.Add((tag, store.EvictByTagAsync(tag, CancellationToken.None)));
+        }
+
+        return (state, pending);
     }
 
     /// <summary>Called for the first tag of <paramref name="tenant"/> on an output-cached response.</summary>

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using CountCachula.WebFrontend.CacheTags;
 using CountCachula.WebFrontend.Hosting;
 using CountCachula.WebFrontend.Publishing;
 using Microsoft.Extensions.Options;
@@ -41,7 +42,7 @@ public static class ItemsEndpoints
     private static IResult Get(string id, ItemStore store) =>
         store.Find(id) is { } item ? Results.Ok(item) : NotFound(id);
 
-    private static async Task<IResult> CreateAsync(HttpRequest request, ItemStore store, ICacheHub hub)
+    private static async Task<IResult> CreateAsync(HttpRequest request, ItemStore store, ICacheHub hub, OutputCacheEviction outputCache)
     {
         var (data, error) = await ReadObjectAsync(request);
         if (error is not null)
@@ -50,14 +51,18 @@ public static class ItemsEndpoints
         }
 
         var (item, dropped) = store.Create(data!);
-        await (dropped is null ? hub.InvalidateAsync("items-list") : hub.InvalidateAsync($"item:{dropped}", "items-list"));
+        string[] stale = dropped is null ? ["items-list"] : [$"item:{dropped}", "items-list"];
+        await hub.InvalidateAsync(stale);
+
+        // The writer's next read may reach this silo before the hub's event does.
+        await outputCache.EvictAsync(hub.Tenant, stale);
 
         // The new item is the likeliest next read: hint it, as the specification's POST example does.
         await hub.PreloadHintAsync($"/api/items/{item["id"]}");
         return Results.Json(item, statusCode: StatusCodes.Status201Created);
     }
 
-    private static async Task<IResult> UpdateAsync(string id, HttpRequest request, ItemStore store, ICacheHub hub)
+    private static async Task<IResult> UpdateAsync(string id, HttpRequest request, ItemStore store, ICacheHub hub, OutputCacheEviction outputCache)
     {
         var (updates, error) = await ReadObjectAsync(request);
         if (error is not null)
@@ -71,7 +76,9 @@ public static class ItemsEndpoints
             return NotFound(id);
         }
 
-        await hub.InvalidateAsync($"item:{id}", "items-list");
+        string[] stale = [$"item:{id}", "items-list"];
+        await hub.InvalidateAsync(stale);
+        await outputCache.EvictAsync(hub.Tenant, stale);
         return Results.Ok(updated);
     }
 

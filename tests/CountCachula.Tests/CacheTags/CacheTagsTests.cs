@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Http.Json;
 using CountCachula.Tests.Infrastructure;
 using CountCachula.WebFrontend.CacheTags;
 using CountCachula.WebFrontend.Publishing;
@@ -155,6 +156,20 @@ public sealed class CacheTagsTests(TaggedAppFixture fixture) : IClassFixture<Tag
         DocsApi.Gates[id] = (new TaskCompletionSource(), new TaskCompletionSource());
         DocsApi.Gates[id].Release.SetResult();
         Assert.Equal("new", await App.Http.GetStringAsync($"/slow/{id}"));
+    }
+
+    [Fact]
+    public async Task The_sample_s_writer_reads_its_write_at_once_from_the_silo_that_took_it()
+    {
+        await App.Get<OutputCacheEviction>().WhenListening("default");
+        using var first = await App.Http.PostAsJsonAsync("/api/items", new { name = "first" });
+        await App.GetUntilCachedAsync("/api/items");
+
+        using var second = await App.Http.PostAsJsonAsync("/api/items", new { name = "second" });
+        var list = await App.Http.GetStringAsync("/api/items");
+
+        Assert.Equal(HttpStatusCode.Created, second.StatusCode);
+        Assert.Contains("\"second\"", list);
     }
 
     [Fact]
