@@ -64,7 +64,8 @@ public sealed class ClientQueryShapeMetadata;
 /// </summary>
 internal sealed class ClientQueryShapeMiddleware(RequestDelegate next, EndpointDataSource endpoints)
 {
-    private (IChangeToken Token, RoutePattern[] Patterns)? _marked;
+    // Replaced whole (a reference, so readers on other threads never see half of it).
+    private Marked? _marked;
 
     public Task InvokeAsync(HttpContext context)
     {
@@ -85,19 +86,19 @@ internal sealed class ClientQueryShapeMiddleware(RequestDelegate next, EndpointD
 
     private bool IsMarked(PathString path)
     {
-        var marked = _marked;
-        if (marked is null || marked.Value.Token.HasChanged)
+        var marked = Volatile.Read(ref _marked);
+        if (marked is null || marked.Token.HasChanged)
         {
             // Endpoints can change at run time (dynamic data sources): re-read them when the source says so.
             var token = endpoints.GetChangeToken();
-            marked = (token, [.. endpoints.Endpoints.OfType<RouteEndpoint>()
+            marked = new Marked(token, [.. endpoints.Endpoints.OfType<RouteEndpoint>()
                 .Where(e => e.Metadata.GetMetadata<ClientQueryShapeMetadata>() is not null)
                 .Select(e => e.RoutePattern)]);
-            _marked = marked;
+            Volatile.Write(ref _marked, marked);
         }
 
         var segments = (path.Value ?? "").Split('/', StringSplitOptions.RemoveEmptyEntries);
-        foreach (var pattern in marked.Value.Patterns)
+        foreach (var pattern in marked.Patterns)
         {
             if (Matches(pattern, segments))
             {
@@ -127,6 +128,8 @@ internal sealed class ClientQueryShapeMiddleware(RequestDelegate next, EndpointD
 
         return true;
     }
+
+    private sealed record Marked(IChangeToken Token, RoutePattern[] Patterns);
 }
 
 /// <summary>Puts <see cref="ClientQueryShapeMiddleware"/> at the very start of the application's pipeline.</summary>
