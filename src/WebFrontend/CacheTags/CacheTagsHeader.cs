@@ -10,14 +10,14 @@ public static class CacheTagsHeader
     public const string Name = "Cache-Tags";
 
     /// <summary>
-    /// Joins <paramref name="tags"/> by commas, a comma inside a tag written <c>%2C</c> as the hub's
-    /// <c>invalidate</c> events write it, and <c>*</c> appended when <paramref name="includeAll"/> is set: the client has
+    /// Joins <paramref name="tags"/> by commas, each spelled as the hub's <c>invalidate</c> events spell it (a
+    /// <c>%</c> as <c>%25</c>, a <c>,</c> as <c>%2C</c>) so the client's literal comparison matches, and <c>*</c> appended when <paramref name="includeAll"/> is set: the client has
     /// no wildcard of its own, so only responses that list <c>*</c> are cleared by the hub's <c>reset</c> +
     /// <c>invalidate *</c>.
     /// </summary>
     public static string Format(IReadOnlyList<string> tags, bool includeAll)
     {
-        var parts = tags.Select(t => t.Replace(",", "%2C", StringComparison.Ordinal)).ToList();
+        var parts = tags.Select(Streaming.SseFrame.EncodeTag).ToList();
         if (includeAll && !parts.Contains("*"))
         {
             parts.Add("*");

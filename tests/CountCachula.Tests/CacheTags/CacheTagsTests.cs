@@ -181,9 +181,9 @@ public sealed class CacheTagsTests(TaggedAppFixture fixture) : IClassFixture<Tag
     }
 
     [Fact]
-    public void The_header_format_escapes_commas_and_star_can_be_switched_off()
+    public void The_header_spells_tags_as_invalidate_events_do_and_star_can_be_switched_off()
     {
-        Assert.Equal("a%2Cb,c,*", CacheTagsHeader.Format(["a,b", "c"], includeAll: true));
+        Assert.Equal("a%2Cb,50%25,c,*", CacheTagsHeader.Format(["a,b", "50%", "c"], includeAll: true));
         Assert.Equal("a,*", CacheTagsHeader.Format(["a", "*"], includeAll: true));
         Assert.Equal("a", CacheTagsHeader.Format(["a"], includeAll: false));
         Assert.NotNull(CacheTagsHeader.Problem("café"));
