@@ -42,7 +42,7 @@ up() {
   for i in $(seq 0 $((n - 1))); do
     local ok=""
     for _ in $(seq 600); do
-      if curl -fs -o /dev/null "http://127.0.0.1:${http[$i]}/"; then ok=1; break; fi
+      if curl -fs -o /dev/null "http://127.0.0.1:${http[$i]}/health/ready"; then ok=1; break; fi
       kill -0 "$(cat "$dir/silo$i.pid")" 2>/dev/null || break
       sleep 0.1
     done

@@ -5,7 +5,8 @@ namespace CountCachula;
 /// <summary>
 /// The rules every tag and route obeys before it enters the hub. They keep SSE framing intact (no CR, LF or NUL) and
 /// bound the work one call can cause. Commas are allowed: the JSON format carries them as they are, and the default
-/// comma-joined format percent-encodes them (<c>%2C</c>).
+/// comma-joined format percent-encodes them (see <c>docs/security.md</c>, "Commas"). Entries of a field named
+/// <see cref="RoutesField"/> must also be same-origin relative paths, because browsers fetch them as they are.
 /// </summary>
 public static class CacheInput
 {
@@ -14,6 +15,13 @@ public static class CacheInput
 
     /// <summary>The most tags or routes accepted in one call.</summary>
     public const int MaxItemsPerCall = 1000;
+
+    /// <summary>
+    /// The field name of preload routes: its entries must start with a single <c>/</c>, so a hint can never send a
+    /// browser to another origin (<c>//evil.example</c>, <c>/\evil.example</c>, <c>https://…</c>) or run script
+    /// (<c>javascript:</c>).
+    /// </summary>
+    public const string RoutesField = "routes";
 
     /// <summary>
     /// Returns null when every item of <paramref name="items"/> is acceptable, else the first problem, keyed by the
@@ -35,7 +43,7 @@ public static class CacheInput
 
         for (var i = 0; i < items.Count; i++)
         {
-            var problem = CheckItem(items[i]);
+            var problem = CheckItem(items[i]) ?? (field == RoutesField ? CheckRoute(items[i]!) : null);
             if (problem is not null)
             {
                 return new($"{field}[{i}]", $"{field}[{i}] {problem}: {Describe(items[i])}.");
@@ -116,6 +124,11 @@ public static class CacheInput
 
         return null;
     }
+
+    private static string? CheckRoute(string route) =>
+        route[0] != '/' || (route.Length > 1 && route[1] is '/' or '\\')
+            ? "must be a relative path starting with a single '/' (absolute URLs, '//host' and schemes such as 'javascript:' are refused)"
+            : null;
 
     /// <summary>Quotes a value for an error message with control characters made visible and its length bounded.</summary>
     private static string Describe(string? item)

@@ -1,4 +1,5 @@
 using System.Diagnostics.Metrics;
+using Microsoft.Extensions.Configuration;
 
 namespace CountCachula.Grains;
 
@@ -6,17 +7,21 @@ namespace CountCachula.Grains;
 internal sealed class HubMetrics
 {
     private readonly Counter<long> _published;
+    private readonly TenantLabels _tenants;
 
     /// <summary>Creates the instruments on a meter from <paramref name="meterFactory"/>.</summary>
-    public HubMetrics(IMeterFactory meterFactory)
+    /// <param name="meterFactory">Where the meter comes from.</param>
+    /// <param name="configuration">Where <see cref="TenantLabels.LimitKey"/> is read; the default limit without it.</param>
+    public HubMetrics(IMeterFactory meterFactory, IConfiguration? configuration = null)
     {
+        _tenants = new TenantLabels(configuration?.GetValue(TenantLabels.LimitKey, TenantLabels.DefaultLimit) ?? TenantLabels.DefaultLimit);
         var meter = meterFactory.Create("countcachula");
         _published = meter.CreateCounter<long>("countcachula.hub.events.published", description: "Events the hubs accepted, by tenant and kind.");
     }
 
     internal void Published(CacheEvent cacheEvent) => _published.Add(
         1,
-        new KeyValuePair<string, object?>("tenant", cacheEvent.Tenant),
+        new KeyValuePair<string, object?>("tenant", _tenants.For(cacheEvent.Tenant)),
         new KeyValuePair<string, object?>("kind", cacheEvent.Kind switch
         {
             CacheEventKind.Invalidate => "invalidate",

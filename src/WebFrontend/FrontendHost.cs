@@ -1,6 +1,7 @@
 using System.Net;
 using CountCachula.WebFrontend.Dashboard;
 using CountCachula.WebFrontend.Hosting;
+using CountCachula.WebFrontend.Security;
 using CountCachula.WebFrontend.Streaming;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using OpenTelemetry.Metrics;
@@ -46,6 +47,7 @@ public static partial class FrontendHost
             .AddMeter(CountCachulaMetrics.MeterName)
             .AddPrometheusExporter());
         builder.Services.AddSingleton<ItemStore>();
+        builder.Services.AddOutputCache();
         configure?.Invoke(builder);
 
         var app = builder.Build();
@@ -54,14 +56,36 @@ public static partial class FrontendHost
         app.UseExceptionHandler();
         app.UseStatusCodePages();
         app.UseCors();
-        app.MapDemoPage();
+
+        // After CORS, so a browser's preflight is answered before any credential is asked for. Every endpoint below is
+        // anonymous only where it says so: the hub's own endpoints carry their policies (CountCachulaPolicies).
+        app.UseAuthorization();
+
+        // After authorization, so a cached copy is only ever served to a caller the endpoint's policy admits.
+        app.UseOutputCache();
+        var settings = app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<CountCachulaOptions>>().Value;
+        if (settings.Samples.Enabled == true)
+        {
+            app.MapDemoPage();
+            app.MapSampleItems().RequireCors(CountCachulaCors.PolicyName);
+        }
+
         app.MapCacheEvents().RequireCors(CountCachulaCors.PolicyName);
         app.MapCachePublishing().RequireCors(CountCachulaCors.PolicyName);
-        app.MapSampleItems().RequireCors(CountCachulaCors.PolicyName);
         app.MapCacheDashboard();
         app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false });
         app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = check => check.Tags.Contains("ready") });
-        app.MapPrometheusScrapingEndpoint("/metrics");
+        var scrape = app.MapPrometheusScrapingEndpoint("/metrics");
+        if (settings.Metrics.RequireAuthorization == true)
+        {
+            scrape.RequireAuthorization(CountCachulaPolicies.Operator);
+        }
+
+        if (settings.Metrics.RequireHost.Length > 0)
+        {
+            scrape.RequireHost(settings.Metrics.RequireHost);
+        }
+
         if (app.Environment.IsDevelopment())
         {
             app.MapOpenApi();
@@ -69,7 +93,12 @@ public static partial class FrontendHost
 
         if (OrleansDashboardEnabled(builder))
         {
-            app.MapOrleansDashboard("/orleans");
+            // Development-only by default; switched on elsewhere, it is an operator view like /dashboard.
+            var orleansDashboard = app.MapOrleansDashboard("/orleans");
+            if (!app.Environment.IsDevelopment())
+            {
+                orleansDashboard.RequireAuthorization(CountCachulaPolicies.Operator);
+            }
         }
 
         app.Lifetime.ApplicationStarted.Register(() => LogAuth(app));

@@ -1,7 +1,7 @@
 using CountCachula.WebFrontend;
 using CountCachula.WebFrontend.Hosting;
 
-// `dotnet run --project src/WebFrontend -- mint-token --tenant acme [--tags "user:* posts:*"] [--publish] [--minutes 60]`
+// `dotnet run --project src/WebFrontend -- mint-token --tenant acme --tags "user:* posts:*" [--publish] [--admin] [--minutes 60]`
 // prints a token signed with CountCachula:Auth:SigningKey (from configuration or --key).
 if (args is ["mint-token", ..])
 {

@@ -6,7 +6,9 @@ namespace CountCachula.WebFrontend.Connections;
 /// <summary>
 /// The SSE connections this silo holds, per tenant, with each tenant's interest index.
 /// Readers get an immutable snapshot array without locking or allocating; adding or removing a connection replaces
-/// that tenant's array. Tenants never share an index, so tags are never compared across tenants.
+/// that tenant's array. Tenants never share an index, so tags are never compared across tenants. A tenant's entry
+/// and index are dropped when its last connection leaves, so memory follows the tenants connected now, not every
+/// tenant ever seen.
 /// </summary>
 internal sealed class ConnectionRegistry
 {
@@ -17,27 +19,42 @@ internal sealed class ConnectionRegistry
     /// <summary>How many connections this silo holds, all tenants together.</summary>
     public int Count => Volatile.Read(ref _count);
 
-    /// <summary>The tenants that have, or had, connections here.</summary>
+    /// <summary>The tenants that have connections here.</summary>
     public ICollection<string> Tenants => _tenants.Keys;
 
     /// <summary>Registers <paramref name="connection"/> with its current interests. Registering the same connection id again changes nothing.</summary>
     /// <returns>False when a connection with that id was already registered.</returns>
     public bool Add(SseConnection connection)
     {
-        var added = For(connection.Tenant).Add(connection);
-        if (added)
+        bool? added;
+        while ((added = For(connection.Tenant).Add(connection)) is null)
+        {
+            // The entry was retired by the removal of its last connection an instant ago: make sure it is gone, take a new one.
+            RetireEntry(connection.Tenant);
+        }
+
+        if (added.Value)
         {
             Interlocked.Increment(ref _count);
             SignalChange();
         }
 
-        return added;
+        return added.Value;
     }
 
     /// <summary>Forgets <paramref name="connection"/> and its interests; removing it twice is harmless.</summary>
     public bool Remove(SseConnection connection)
     {
-        var removed = _tenants.TryGetValue(connection.Tenant, out var tenant) && tenant.Remove(connection);
+        var removed = false;
+        if (_tenants.TryGetValue(connection.Tenant, out var tenant))
+        {
+            (removed, var retired) = tenant.Remove(connection);
+            if (retired)
+            {
+                _tenants.TryRemove(new KeyValuePair<string, TenantConnections>(connection.Tenant, tenant));
+            }
+        }
+
         if (removed)
         {
             Interlocked.Decrement(ref _count);
@@ -55,13 +72,25 @@ internal sealed class ConnectionRegistry
     public SseConnection[] Snapshot(string tenant) =>
         _tenants.TryGetValue(tenant, out var connections) ? connections.Snapshot : [];
 
-    /// <summary>The interest index of <paramref name="tenant"/>.</summary>
-    public InterestIndex Index(string tenant) => For(tenant).Index;
+    /// <summary>
+    /// The interest index of <paramref name="tenant"/>; an empty one, not kept, when the tenant has no connection here
+    /// (asking never creates an entry, so a lookup cannot undo an eviction).
+    /// </summary>
+    public InterestIndex Index(string tenant) =>
+        _tenants.TryGetValue(tenant, out var connections) ? connections.Index : new InterestIndex();
 
     /// <summary>Completes at the next registration or removal: lets tests and diagnostics wait instead of polling.</summary>
     public Task WhenChanged() => Volatile.Read(ref _changed).Task;
 
     private TenantConnections For(string tenant) => _tenants.GetOrAdd(tenant, static _ => new TenantConnections());
+
+    private void RetireEntry(string tenant)
+    {
+        if (_tenants.TryGetValue(tenant, out var entry) && entry.Retired)
+        {
+            _tenants.TryRemove(new KeyValuePair<string, TenantConnections>(tenant, entry));
+        }
+    }
 
     private void SignalChange() => Interlocked.Exchange(ref _changed, NewSignal()).TrySetResult();
 
@@ -77,10 +106,19 @@ internal sealed class ConnectionRegistry
 
         public InterestIndex Index { get; } = new();
 
-        public bool Add(SseConnection connection)
+        /// <summary>Set under the lock when the last connection left: the entry takes no more connections.</summary>
+        public bool Retired { get; private set; }
+
+        /// <returns>Whether it was added; null when the entry is retired and the caller must use a new one.</returns>
+        public bool? Add(SseConnection connection)
         {
             lock (_lock)
             {
+                if (Retired)
+                {
+                    return null;
+                }
+
                 if (!_byId.TryAdd(connection.Id, connection))
                 {
                     return false;
@@ -96,13 +134,14 @@ internal sealed class ConnectionRegistry
             }
         }
 
-        public bool Remove(SseConnection connection)
+        /// <returns>Whether it was removed, and whether that left the entry empty and retired.</returns>
+        public (bool Removed, bool Retired) Remove(SseConnection connection)
         {
             lock (_lock)
             {
                 if (!_byId.TryGetValue(connection.Id, out var current) || !ReferenceEquals(current, connection))
                 {
-                    return false;
+                    return (false, false);
                 }
 
                 _byId.Remove(connection.Id);
@@ -116,7 +155,8 @@ internal sealed class ConnectionRegistry
                 Array.Copy(_snapshot, 0, next, 0, index);
                 Array.Copy(_snapshot, index + 1, next, index, next.Length - index);
                 Volatile.Write(ref _snapshot, next);
-                return true;
+                Retired = next.Length == 0;
+                return (true, Retired);
             }
         }
 

@@ -77,6 +77,15 @@ internal sealed class SseConnection
     /// <summary>The tenant whose events the connection receives.</summary>
     public string Tenant { get; }
 
+    /// <summary>
+    /// What the credential that opened the stream allowed, captured then: interest changes never widen beyond it, whoever
+    /// asks. Null for connections made outside an HTTP request (tests), which nothing can change.
+    /// </summary>
+    public Hosting.CallerGrant? Grant { get; init; }
+
+    /// <summary>The stream's secret, handed to its page in <c>connected</c>; an interest change must present it.</summary>
+    public string StreamKey { get; init; } = "";
+
     /// <summary>The wire format the client asked for.</summary>
     public SseFormat Format { get; }
 

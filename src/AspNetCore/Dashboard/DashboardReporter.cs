@@ -34,7 +34,7 @@ internal sealed partial class DashboardReporter(
                 {
                     Silo = subscriptions.SiloId,
                     TakenAtUtc = now,
-                    ConnectionsByTenant = registry.Tenants.ToDictionary(t => t, t => registry.Snapshot(t).Length),
+                    ConnectionsByTenant = ConnectionsByTenant(registry),
                     EventsPerSecond = Math.Round((metrics.Events - lastEvents) / seconds, 1),
                     DeliveriesPerSecond = Math.Round((metrics.Deliveries - lastDeliveries) / seconds, 1),
                     LatencyP50Ms = Math.Round(p50, 2),
@@ -58,6 +58,25 @@ internal sealed partial class DashboardReporter(
         {
             // Shutting down.
         }
+    }
+
+    /// <summary>The most tenants a snapshot names; the others are summed up under <see cref="OtherTenants"/>.</summary>
+    public const int MaxTenantsShown = 20;
+
+    /// <summary>The entry that sums up the tenants beyond <see cref="MaxTenantsShown"/>.</summary>
+    public const string OtherTenants = "(other tenants)";
+
+    /// <summary>Connections of the busiest tenants, and the rest as one sum, so a snapshot stays small with many tenants.</summary>
+    internal static Dictionary<string, int> ConnectionsByTenant(ConnectionRegistry registry)
+    {
+        var counts = registry.Tenants.Select(t => (Tenant: t, Count: registry.Snapshot(t).Length)).OrderByDescending(c => c.Count).ThenBy(c => c.Tenant, StringComparer.Ordinal).ToList();
+        var shown = counts.Take(MaxTenantsShown).ToDictionary(c => c.Tenant, c => c.Count, StringComparer.Ordinal);
+        if (counts.Count > MaxTenantsShown)
+        {
+            shown[OtherTenants] = counts.Skip(MaxTenantsShown).Sum(c => c.Count);
+        }
+
+        return shown;
     }
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Reporting to the dashboard grain failed")]

@@ -2,6 +2,7 @@ using System.Diagnostics.CodeAnalysis;
 using System.Text.Json;
 using CountCachula.WebFrontend.Connections;
 using CountCachula.WebFrontend.Interests;
+using CountCachula.WebFrontend.Security;
 using CountCachula.WebFrontend.Streaming;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Options;
@@ -19,25 +20,31 @@ internal static partial class CacheEventsEndpoint
     /// <remarks>
     /// <c>?tags=user:123,posts:*</c> limits the stream to exact tags, prefix patterns and <c>*</c> (the default);
     /// <c>?format=json</c> selects the JSON format. <c>POST {pattern}/{connectionId}/interests</c> changes the
-    /// interests of an open stream, on the silo that holds it.
+    /// interests of an open stream, on the silo that holds it, for the caller that sends the stream's key (the
+    /// <c>streamKey</c> of its <c>connected</c> event) as <c>X-Stream-Key</c>. The stream and interest endpoints require
+    /// <see cref="CountCachulaPolicies.Subscriber"/>, the diagnostics <see cref="CountCachulaPolicies.Operator"/>.
     /// </remarks>
     internal static RouteGroupBuilder MapCacheEvents(IEndpointRouteBuilder endpoints, [StringSyntax("Route")] string pattern = "/api/cache-events")
     {
         var group = endpoints.MapGroup(pattern);
+        group.WithMetadata(new ClientQueryShapeMetadata());
         group.MapGet("/", StreamAsync)
             .WithName("CacheEvents")
             .WithSummary("Server-Sent Events: connected, invalidate, preload-hint (or preload), custom events, heartbeat.")
             .Produces(StatusCodes.Status200OK, contentType: "text/event-stream")
             .ProducesValidationProblem()
-            .ProducesProblem(StatusCodes.Status406NotAcceptable);
+            .ProducesProblem(StatusCodes.Status406NotAcceptable)
+            .RequireAuthorization(CountCachulaPolicies.Subscriber);
         group.MapPost("/{connectionId}/interests", ConnectionInterests.ChangeAsync)
             .WithName("ChangeInterests")
             .WithSummary("Add or remove interests of an open stream.")
             .ProducesValidationProblem()
-            .ProducesProblem(StatusCodes.Status404NotFound);
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .RequireAuthorization(CountCachulaPolicies.Subscriber);
         group.MapGet("/diagnostics", Diagnostics)
             .WithName("CacheEventsDiagnostics")
-            .WithSummary("This silo's counters: connections, stream subscriptions and messages, events, deliveries, gaps.");
+            .WithSummary("This silo's counters: connections, stream subscriptions and messages, events, deliveries, gaps.")
+            .RequireAuthorization(CountCachulaPolicies.Operator);
         return group;
     }
 
@@ -75,23 +82,24 @@ internal static partial class CacheEventsEndpoint
         }
 
         var settings = options.Value;
-        var (grant, accessProblem) = await CountCachulaAccess.SubscriberAsync(context, settings);
-        if (grant is null)
-        {
-            return accessProblem!;
-        }
+        var grant = CountCachulaAccess.GrantOf(context);
 
         if (ReplayRequest.Problem(context.Request) is { } idProblem)
         {
             return idProblem;
         }
 
-        // No ?tags= means everything the credential allows: all of it, or the token's own patterns.
+        // No ?tags= means everything the credential allows: the token's own patterns ('*' with auth off).
         var requested = context.Request.Query["tags"].ToString();
         Interest[] interests;
         if (requested.Length == 0)
         {
-            interests = grant.Patterns is { } allowed ? [.. allowed.Distinct()] : [Interest.All];
+            if (CountCachulaAccess.NothingGranted(grant) is { } nothing)
+            {
+                return nothing;
+            }
+
+            interests = [.. grant.Patterns.Distinct()];
         }
         else
         {
@@ -102,7 +110,7 @@ internal static partial class CacheEventsEndpoint
             }
         }
 
-        if (CountCachulaAccess.OutsideScope(grant, interests) is { } outside)
+        if (await CountCachulaAccess.AuthorizeScopeAsync(context, interests, grant) is { } outside)
         {
             return outside;
         }
@@ -143,9 +151,13 @@ internal static partial class CacheEventsEndpoint
         // Subscribe before announcing the connection: once the browser sees 'connected', nothing published later is missed.
         await subscriptions.AcquireConnectionAsync(tenant, interests, aborted);
 
-        var connection = new SseConnection(Guid.NewGuid().ToString("N"), tenant, settings.ConnectionQueueCapacity, format, interests, metrics);
+        var connection = new SseConnection(Guid.NewGuid().ToString("N"), tenant, settings.ConnectionQueueCapacity, format, interests, metrics)
+        {
+            Grant = grant,
+            StreamKey = StreamKey.Create(),
+        };
         var retry = settings.RetryMilliseconds + (settings.RetryJitterMilliseconds > 0 ? Random.Shared.Next(settings.RetryJitterMilliseconds + 1) : 0);
-        var connected = JsonSerializer.Serialize(new ConnectedData(connection.Id, tenant, DateTimeOffset.UtcNow), ConnectedJson.Default.ConnectedData);
+        var connected = JsonSerializer.Serialize(new ConnectedData(connection.Id, tenant, DateTimeOffset.UtcNow, connection.StreamKey), ConnectedJson.Default.ConnectedData);
         var connectedFrame = SseFrame.Create(id: null, "connected", connected, retry);
 
         var response = context.Response;
@@ -271,7 +283,11 @@ internal sealed record SiloDiagnostics(string Silo, string HubSilo, int Connecti
 /// <param name="ConnectionId">The connection's id.</param>
 /// <param name="Tenant">The tenant the connection belongs to.</param>
 /// <param name="Timestamp">When the server accepted the connection.</param>
-internal sealed record ConnectedData(string ConnectionId, string Tenant, DateTimeOffset Timestamp);
+/// <param name="StreamKey">
+/// The stream's own secret: an interest change must send it as <c>X-Stream-Key</c>, so only the page that holds the
+/// stream can change what it receives.
+/// </param>
+internal sealed record ConnectedData(string ConnectionId, string Tenant, DateTimeOffset Timestamp, string StreamKey);
 
 [System.Text.Json.Serialization.JsonSourceGenerationOptions(PropertyNamingPolicy = System.Text.Json.Serialization.JsonKnownNamingPolicy.CamelCase)]
 [System.Text.Json.Serialization.JsonSerializable(typeof(ConnectedData))]

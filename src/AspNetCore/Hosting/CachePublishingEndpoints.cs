@@ -1,6 +1,7 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Net;
 using CountCachula.WebFrontend.Publishing;
+using CountCachula.WebFrontend.Security;
 using Microsoft.Extensions.Options;
 
 namespace CountCachula.WebFrontend.Hosting;
@@ -16,6 +17,7 @@ internal static class CachePublishingEndpoints
     internal static RouteGroupBuilder MapCachePublishing(IEndpointRouteBuilder endpoints, [StringSyntax("Route")] string prefix = "/api/cache")
     {
         var group = endpoints.MapGroup(prefix);
+        group.RequireAuthorization(CountCachulaPolicies.Publisher);
         group.AddEndpointFilter(RequireAllowedCaller);
         group.MapPost("/invalidate", InvalidateAsync)
             .WithName("Invalidate")
@@ -104,11 +106,9 @@ internal static class CachePublishingEndpoints
         return await RequestChecks.ReadJsonAsync<T>(request, "The body is the JSON literal null; an object is expected.");
     }
 
-    private const string TenantKey = "CountCachula.Tenant";
-
-    /// <summary>The hub of the tenant the caller was admitted for.</summary>
+    /// <summary>The hub of the tenant the caller was admitted for (by the publisher policy).</summary>
     private static ICacheHub HubFor(HttpRequest request, ICacheHub hub) =>
-        request.HttpContext.Items[TenantKey] is string tenant && tenant != hub.Tenant ? hub.ForTenant(tenant) : hub;
+        CountCachulaAccess.GrantOf(request.HttpContext).Tenant is var tenant && tenant != hub.Tenant ? hub.ForTenant(tenant) : hub;
 
     private static async ValueTask<object?> RequireAllowedCaller(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
     {
@@ -119,14 +119,7 @@ internal static class CachePublishingEndpoints
             return badRequest;
         }
 
-        // With auth on, a credential decides (and names the tenant); without it, only this host may publish.
-        var (tenant, refused) = await CountCachulaAccess.PublisherAsync(http, options);
-        if (tenant is null)
-        {
-            return refused;
-        }
-
-        http.Items[TenantKey] = tenant;
+        // With auth on, a credential decided (the publisher policy, which names the tenant); without it, only this host may publish.
         if (!options.Auth.IsEnabled && !options.AllowRemotePublishing && http.Connection.RemoteIpAddress is { } address && !IPAddress.IsLoopback(address))
         {
             return Results.Problem(

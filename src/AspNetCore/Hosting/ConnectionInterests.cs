@@ -1,5 +1,6 @@
 using CountCachula.WebFrontend.Connections;
 using CountCachula.WebFrontend.Interests;
+using CountCachula.WebFrontend.Security;
 using CountCachula.WebFrontend.Streaming;
 using Microsoft.Extensions.Options;
 
@@ -40,8 +41,10 @@ internal static class ConnectionInterests
     }
 
     /// <summary>
-    /// <c>POST /api/cache-events/{connectionId}/interests</c> with <c>{"add":[...],"remove":[...]}</c>: once it answers
-    /// 200, events for the new interests reach the stream and events for the removed ones no longer do.
+    /// <c>POST /api/cache-events/{connectionId}/interests</c> with <c>{"add":[...],"remove":[...]}</c> and the stream's
+    /// <c>X-Stream-Key</c>: once it answers 200, events for the new interests reach the stream and events for the removed
+    /// ones no longer do. Additions must lie inside both the caller's scope and the scope of the credential that opened
+    /// the stream, so a change can never widen a stream beyond what its own credential allowed.
     /// </summary>
     internal static async Task<IResult> ChangeAsync(
         string connectionId,
@@ -51,11 +54,7 @@ internal static class ConnectionInterests
         IOptions<CountCachulaOptions> options)
     {
         var settings = options.Value;
-        var (grant, refused) = await CountCachulaAccess.SubscriberAsync(request.HttpContext, settings);
-        if (grant is null)
-        {
-            return refused!;
-        }
+        var grant = CountCachulaAccess.GrantOf(request.HttpContext);
 
         if (RequestChecks.BodyTooLarge(request.HttpContext, settings.MaxRequestBodyBytes) is { } tooLarge)
         {
@@ -68,6 +67,14 @@ internal static class ConnectionInterests
         if (connection is null)
         {
             return NotFound(connectionId);
+        }
+
+        // Knowing a stream's id (it travels in URLs and logs) is not owning it: the key from its 'connected' event is.
+        if (!StreamKey.Matches(connection.StreamKey, request.Headers[StreamKey.Header].ToString()))
+        {
+            return CountCachulaAccess.Forbidden(
+                "Not this stream's key",
+                $"Changing a stream's interests needs the streamKey of its 'connected' event in the {StreamKey.Header} header.");
         }
 
         const string expected = "Send {\"add\":[...],\"remove\":[...]} as application/json.";
@@ -89,7 +96,7 @@ internal static class ConnectionInterests
             return problem;
         }
 
-        if (CountCachulaAccess.OutsideScope(grant, add) is { } outside)
+        if (await CountCachulaAccess.AuthorizeScopeAsync(request.HttpContext, add, connection.Grant is { } opened ? [grant, opened] : [grant]) is { } outside)
         {
             return outside;
         }

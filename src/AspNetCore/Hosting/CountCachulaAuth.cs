@@ -1,93 +1,55 @@
 using System.IdentityModel.Tokens.Jwt;
 using System.Security.Claims;
-using System.Security.Cryptography;
 using System.Text;
 using CountCachula.WebFrontend.Interests;
+using CountCachula.WebFrontend.Security;
 using Microsoft.AspNetCore.Authentication;
-using Microsoft.AspNetCore.Authentication.JwtBearer;
-using Microsoft.Extensions.Options;
 using Microsoft.IdentityModel.Tokens;
 
 namespace CountCachula.WebFrontend.Hosting;
 
-/// <summary>Who may subscribe and publish: <c>CountCachula:Auth</c>.</summary>
-public sealed class CountCachulaAuthOptions
-{
-    /// <summary>
-    /// Whether subscribers and publishers must present credentials. Unset means on everywhere except the Development
-    /// environment, where the demo page and the README's curl examples work without any set-up.
-    /// </summary>
-    public bool? Enabled { get; set; }
-
-    /// <summary>The HMAC-SHA256 key tokens are signed with (at least 32 bytes of UTF-8). Required when auth is on.</summary>
-    public string? SigningKey { get; set; }
-
-    /// <summary>When set, tokens must carry this <c>iss</c>.</summary>
-    public string? Issuer { get; set; }
-
-    /// <summary>When set, tokens must carry this <c>aud</c>.</summary>
-    public string? Audience { get; set; }
-
-    /// <summary>The cookie a browser may carry its token in (EventSource cannot set headers).</summary>
-    public string Cookie { get; set; } = "countcachula_token";
-
-    /// <summary>Publisher API keys, each for one tenant: sent as <c>X-Api-Key</c> to <c>POST /api/cache/*</c>.</summary>
-    public List<CountCachulaApiKey> ApiKeys { get; set; } = [];
-
-    /// <summary>True when credentials are required (after the environment default is applied).</summary>
-    public bool IsEnabled => Enabled ?? true;
-}
-
-/// <summary>An API key that lets a backend publish for one tenant.</summary>
-public sealed class CountCachulaApiKey
-{
-    /// <summary>The secret the backend sends as <c>X-Api-Key</c>.</summary>
-    public string Key { get; set; } = "";
-
-    /// <summary>The tenant it publishes to.</summary>
-    public string Tenant { get; set; } = "";
-}
-
-/// <summary>What an authenticated caller may do: its tenant, the tag patterns it may listen to, until when.</summary>
-/// <param name="Tenant">The tenant the caller belongs to.</param>
-/// <param name="Patterns">The interests it may hold; null means any.</param>
-/// <param name="ExpiresAtUtc">When its credential stops being valid; null for none.</param>
-internal sealed record CallerGrant(string Tenant, IReadOnlyList<Interest>? Patterns, DateTime? ExpiresAtUtc)
-{
-    /// <summary>True when <paramref name="requested"/> lies inside what the grant allows.</summary>
-    public bool Allows(Interest requested) => Patterns is null || Patterns.Any(allowed => Covers(allowed, requested));
-
-    private static bool Covers(Interest allowed, Interest requested)
-    {
-        return allowed.Kind switch
-        {
-            InterestKind.All => true,
-            InterestKind.Exact => requested.Kind == InterestKind.Exact && requested.Value == allowed.Value,
-
-            // A prefix pattern covers its exact tags and every narrower prefix pattern.
-            _ => requested.Kind != InterestKind.All && requested.Value.StartsWith(allowed.Value, StringComparison.Ordinal),
-        };
-    }
-}
-
 /// <summary>
-/// Checks the credentials of subscribers (a JWT from the <c>Authorization</c> header, the cookie, or an
-/// <c>access_token</c> query parameter) and publishers (an API key, or a JWT with the <c>publish</c> scope), and turns
-/// every refusal into an RFC 7807 answer that says what was wrong.
+/// The hub's access rules: who a subscriber (a JWT from the <c>Authorization</c> header, the cookie, or an
+/// <c>access_token</c> query parameter), a publisher (an API key, or a JWT with the <c>publish</c> scope) or an operator
+/// (a JWT with the <c>admin</c> scope) is, and what it may do. The authorization policies
+/// (<see cref="CountCachulaPolicies"/>) apply them; every refusal is an RFC 7807 answer that says what was wrong.
 /// </summary>
 public static class CountCachulaAccess
 {
-    /// <summary>The authentication scheme (ASP.NET Core JwtBearer) the hub's endpoints use.</summary>
+    /// <summary>The JwtBearer authentication scheme of subscriber, publisher and operator tokens.</summary>
     public const string Scheme = "CountCachula";
+
+    /// <summary>The authentication scheme of publisher API keys (<c>X-Api-Key</c>).</summary>
+    public const string ApiKeyScheme = "CountCachula.ApiKey";
+
+    /// <summary>The scheme publishers authenticate with: the API key when <c>X-Api-Key</c> is sent, else the token.</summary>
+    public const string PublisherScheme = "CountCachula.Publisher";
 
     /// <summary>Claim naming the tenant.</summary>
     public const string TenantClaim = "tenant";
 
-    /// <summary>Claim listing the tag patterns a subscriber may listen to (space- or comma-separated, or repeated).</summary>
+    /// <summary>
+    /// Claim listing the tag patterns a subscriber may listen to (space- or comma-separated, or repeated). Absent, empty
+    /// or unreadable grants nothing; <c>*</c> grants every tag of the tenant.
+    /// </summary>
     public const string TagsClaim = "tags";
 
-    /// <summary>Space-separated scopes; <c>publish</c> lets the token publish.</summary>
+    /// <summary>Space-separated scopes: <see cref="PublishScope"/>, <see cref="AdminScope"/>.</summary>
     public const string ScopeClaim = "scope";
+
+    /// <summary>The scope that lets a token publish.</summary>
+    public const string PublishScope = "publish";
+
+    /// <summary>The scope that lets a token see the operator views (dashboard, diagnostics, metrics).</summary>
+    public const string AdminScope = "admin";
+
+    /// <summary>
+    /// The grant the authorization policy left on the request. Endpoints of the hub are mapped with a policy, so one
+    /// is always there; a host that strips the policy gets an exception, never an open door.
+    /// </summary>
+    public static CallerGrant GrantOf(HttpContext context) =>
+        context.Features.Get<CallerGrant>()
+        ?? throw new InvalidOperationException("No caller grant on the request: the endpoint must be mapped with a CountCachulaPolicies policy.");
 
     /// <summary>Decides who the subscriber is, or answers why not.</summary>
     internal static async Task<(CallerGrant? Grant, IResult? Problem)> SubscriberAsync(HttpContext context, CountCachulaOptions options)
@@ -95,64 +57,85 @@ public static class CountCachulaAccess
         var requestedTenant = context.Request.Query["tenant"].ToString();
         if (!options.Auth.IsEnabled)
         {
-            var tenant = requestedTenant.Length > 0 ? requestedTenant : options.DefaultTenant;
-            return KnownTenant(tenant, options) is { } unknown ? (null, unknown) : (new CallerGrant(tenant, null, null), null);
+            return OpenGrant(requestedTenant, options);
         }
 
-        var (principal, problem) = await AuthenticateAsync(context);
-        if (principal is null)
-        {
-            return (null, problem);
-        }
-
-        return GrantFor(principal, requestedTenant, options);
+        var (principal, problem) = await AuthenticateAsync(context, Scheme);
+        return principal is null ? (null, problem) : GrantFor(principal, requestedTenant, options, readTags: true);
     }
 
     /// <summary>Decides for which tenant the caller may publish, or answers why it may not.</summary>
-    internal static async Task<(string? Tenant, IResult? Problem)> PublisherAsync(HttpContext context, CountCachulaOptions options)
+    internal static async Task<(CallerGrant? Grant, IResult? Problem)> PublisherAsync(HttpContext context, CountCachulaOptions options)
     {
         var requestedTenant = context.Request.Query["tenant"].ToString();
         if (!options.Auth.IsEnabled)
         {
-            var tenant = requestedTenant.Length > 0 ? requestedTenant : options.DefaultTenant;
-            return KnownTenant(tenant, options) is { } unknown ? (null, unknown) : (tenant, null);
+            return OpenGrant(requestedTenant, options);
         }
 
-        var apiKey = context.Request.Headers["X-Api-Key"].ToString();
-        if (apiKey.Length > 0)
-        {
-            var presented = Encoding.UTF8.GetBytes(apiKey);
-            var match = options.Auth.ApiKeys.FirstOrDefault(k => k.Key.Length > 0 && CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(k.Key), presented));
-            if (match is null)
-            {
-                return (null, Unauthorized("Unknown API key", "The X-Api-Key header does not match any key in CountCachula:Auth:ApiKeys."));
-            }
-
-            var refusal = WrongTenant(match.Tenant, requestedTenant) ?? KnownTenant(match.Tenant, options);
-            return refusal is null ? (match.Tenant, null) : (null, refusal);
-        }
-
-        var (principal, problem) = await AuthenticateAsync(context);
+        var (principal, problem) = await AuthenticateAsync(context, PublisherScheme);
         if (principal is null)
         {
             return (null, problem);
         }
 
-        var scopes = principal.FindAll(ScopeClaim).SelectMany(c => c.Value.Split(' ', StringSplitOptions.RemoveEmptyEntries));
-        if (!scopes.Contains("publish", StringComparer.Ordinal))
+        if (!HasScope(principal, PublishScope))
         {
             return (null, Forbidden("Not a publisher", "The token is valid but lacks the 'publish' scope; subscriber tokens cannot publish."));
         }
 
-        var (grant, grantProblem) = GrantFor(principal, requestedTenant, options);
-        return (grant?.Tenant, grantProblem);
+        return GrantFor(principal, requestedTenant, options, readTags: false);
+    }
+
+    /// <summary>Decides whether the caller is an operator (a token with the <c>admin</c> scope), or answers why not.</summary>
+    public static async Task<(CallerGrant? Grant, IResult? Problem)> OperatorAsync(HttpContext context, CountCachulaOptions options)
+    {
+        if (!options.Auth.IsEnabled)
+        {
+            return (new CallerGrant(options.DefaultTenant, [Interest.All], null), null);
+        }
+
+        var (principal, problem) = await AuthenticateAsync(context, Scheme);
+        if (principal is null)
+        {
+            return (null, problem);
+        }
+
+        return HasScope(principal, AdminScope)
+            ? (new CallerGrant(principal.FindFirst(TenantClaim)?.Value ?? options.DefaultTenant, [], ExpiresAt(principal)), null)
+            : (null, Forbidden("Not an operator", "The token is valid but lacks the 'admin' scope; the dashboard, diagnostics and metrics are for operators."));
+    }
+
+    /// <summary>
+    /// Evaluates the <see cref="CountCachulaPolicies.TagScope"/> policy for <paramref name="requested"/> against each of
+    /// <paramref name="grants"/> in turn; the refusal of the first that does not allow them, or null.
+    /// </summary>
+    internal static async Task<IResult?> AuthorizeScopeAsync(HttpContext context, IReadOnlyList<Interest> requested, params IEnumerable<CallerGrant> grants)
+    {
+        var authorization = context.RequestServices.GetRequiredService<Microsoft.AspNetCore.Authorization.IAuthorizationService>();
+        foreach (var grant in grants)
+        {
+            var result = await authorization.AuthorizeAsync(context.User, new ScopeCheck(grant, requested), CountCachulaPolicies.TagScope);
+            if (!result.Succeeded)
+            {
+                return result.Failure?.FailureReasons.OfType<CountCachulaRefusal>().FirstOrDefault()?.Problem
+                    ?? Forbidden("Interest outside the token's scope", "The application's scope rules refuse these interests.");
+            }
+        }
+
+        return null;
     }
 
     /// <summary>A 403 naming the first of <paramref name="requested"/> that <paramref name="grant"/> does not allow, or null.</summary>
     internal static IResult? OutsideScope(CallerGrant grant, IEnumerable<Interest> requested) =>
         requested.FirstOrDefault(i => !grant.Allows(i)) is { Value: not null } outside
-            ? Forbidden("Interest outside the token's scope", $"The token does not allow listening to '{outside}'; it allows: {string.Join(", ", grant.Patterns!)}.")
+            ? Forbidden("Interest outside the token's scope", $"The token does not allow listening to '{outside}'; it allows: {Describe(grant)}.")
             : null;
+
+    /// <summary>A 403 when <paramref name="grant"/> allows no tag at all (a token whose <c>tags</c> claim is absent or empty), or null.</summary>
+    public static IResult? NothingGranted(CallerGrant grant) => grant.Patterns.Count == 0
+        ? Forbidden("Token grants no tags", $"The token's '{TagsClaim}' claim is absent or empty, which grants nothing; mint it with the tags it may listen to, or '*' for all of the tenant's tags.")
+        : null;
 
     /// <summary>
     /// Mints a token the hub accepts — for development, tests and backends that hand tokens to their browsers.
@@ -160,19 +143,23 @@ public static class CountCachulaAccess
     /// <param name="signingKey">The key configured as <c>CountCachula:Auth:SigningKey</c>.</param>
     /// <param name="tenant">The tenant the token is for.</param>
     /// <param name="lifetime">How long it is valid.</param>
-    /// <param name="tags">Tag patterns the subscriber may listen to; null for any.</param>
+    /// <param name="tags">
+    /// Tag patterns the subscriber may listen to; <c>["*"]</c> for all of the tenant's tags. Null (or empty) mints a
+    /// token without a <c>tags</c> claim, which may subscribe to nothing — right for publisher and operator tokens.
+    /// </param>
     /// <param name="publish">Whether the token may also publish.</param>
     /// <param name="issuer">The <c>iss</c>, when the hub checks one.</param>
     /// <param name="audience">The <c>aud</c>, when the hub checks one.</param>
-    public static string MintToken(string signingKey, string tenant, TimeSpan lifetime, IEnumerable<string>? tags = null, bool publish = false, string? issuer = null, string? audience = null)
+    /// <param name="admin">Whether the token may see the operator views (dashboard, diagnostics, metrics).</param>
+    public static string MintToken(string signingKey, string tenant, TimeSpan lifetime, IEnumerable<string>? tags = null, bool publish = false, string? issuer = null, string? audience = null, bool admin = false)
     {
         var claims = new List<Claim> { new(TenantClaim, tenant) };
-        if (tags is not null)
+        if (tags?.ToArray() is { Length: > 0 } patterns)
         {
-            claims.Add(new Claim(TagsClaim, string.Join(' ', tags)));
+            claims.Add(new Claim(TagsClaim, string.Join(' ', patterns)));
         }
 
-        claims.Add(new Claim(ScopeClaim, publish ? "subscribe publish" : "subscribe"));
+        claims.Add(new Claim(ScopeClaim, string.Join(' ', new[] { "subscribe", publish ? PublishScope : null, admin ? AdminScope : null }.OfType<string>())));
         var now = DateTime.UtcNow;
         var token = new JwtSecurityToken(
             issuer,
@@ -186,9 +173,17 @@ public static class CountCachulaAccess
 
     internal static SymmetricSecurityKey KeyFrom(string signingKey) => new(Encoding.UTF8.GetBytes(signingKey));
 
-    private static async Task<(ClaimsPrincipal? Principal, IResult? Problem)> AuthenticateAsync(HttpContext context)
+    /// <summary>With auth off: the tenant named (or the default one), every tag.</summary>
+    private static (CallerGrant? Grant, IResult? Problem) OpenGrant(string requestedTenant, CountCachulaOptions options)
     {
-        var result = await context.AuthenticateAsync(Scheme);
+        var tenant = requestedTenant.Length > 0 ? requestedTenant : options.DefaultTenant;
+        return KnownTenant(tenant, options) is { } unknown ? (null, unknown) : (new CallerGrant(tenant, [Interest.All], null), null);
+    }
+
+    private static async Task<(ClaimsPrincipal? Principal, IResult? Problem)> AuthenticateAsync(HttpContext context, string scheme)
+    {
+        // Handlers cache their result per request, so asking again (policy after policy) costs nothing.
+        var result = await context.AuthenticateAsync(scheme);
         if (result.Succeeded)
         {
             return (result.Principal, null);
@@ -203,6 +198,7 @@ public static class CountCachulaAccess
 
         return (null, result.Failure switch
         {
+            UnknownApiKeyException => Unauthorized("Unknown API key", "The X-Api-Key header does not match any key in CountCachula:Auth:ApiKeys."),
             SecurityTokenExpiredException expired => Unauthorized("Token expired", $"The token expired at {expired.Expires:O}; get a new one."),
             SecurityTokenNotYetValidException => Unauthorized("Token not yet valid", "The token's 'nbf' lies in the future."),
             SecurityTokenSignatureKeyNotFoundException or SecurityTokenInvalidSignatureException =>
@@ -213,7 +209,7 @@ public static class CountCachulaAccess
         });
     }
 
-    private static (CallerGrant? Grant, IResult? Problem) GrantFor(ClaimsPrincipal principal, string requestedTenant, CountCachulaOptions options)
+    private static (CallerGrant? Grant, IResult? Problem) GrantFor(ClaimsPrincipal principal, string requestedTenant, CountCachulaOptions options, bool readTags)
     {
         var tenant = principal.FindFirst(TenantClaim)?.Value;
         if (string.IsNullOrEmpty(tenant))
@@ -226,27 +222,37 @@ public static class CountCachulaAccess
             return (null, refused);
         }
 
-        List<Interest>? patterns = null;
-        var tagClaims = principal.FindAll(TagsClaim).ToArray();
-        if (tagClaims.Length > 0)
+        // Fail closed: no 'tags' claim, an empty one or an empty array grant nothing; only an explicit '*' grants all.
+        var patterns = new List<Interest>();
+        if (readTags)
         {
-            patterns = [];
-            foreach (var text in tagClaims.SelectMany(c => c.Value.Split([' ', ','], StringSplitOptions.RemoveEmptyEntries)))
+            foreach (var text in principal.FindAll(TagsClaim).SelectMany(c => c.Value.Split([' ', ','], StringSplitOptions.RemoveEmptyEntries)))
             {
                 if (!Interest.TryParse(text, out var pattern, out _))
                 {
                     return (null, Forbidden("Unreadable token scope", $"The token's 'tags' claim holds '{text}', which is not a tag or pattern."));
                 }
 
-                patterns.Add(pattern);
+                if (!patterns.Contains(pattern))
+                {
+                    patterns.Add(pattern);
+                }
             }
         }
 
-        DateTime? expires = principal.FindFirst("exp")?.Value is { } exp && long.TryParse(exp, out var seconds)
+        return (new CallerGrant(tenant, patterns, ExpiresAt(principal)), null);
+    }
+
+    private static DateTime? ExpiresAt(ClaimsPrincipal principal) =>
+        principal.FindFirst("exp")?.Value is { } exp && long.TryParse(exp, out var seconds)
             ? DateTimeOffset.FromUnixTimeSeconds(seconds).UtcDateTime
             : null;
-        return (new CallerGrant(tenant, patterns, expires), null);
-    }
+
+    private static bool HasScope(ClaimsPrincipal principal, string scope) =>
+        principal.FindAll(ScopeClaim).SelectMany(c => c.Value.Split(' ', StringSplitOptions.RemoveEmptyEntries)).Contains(scope, StringComparer.Ordinal);
+
+    private static string Describe(CallerGrant grant) =>
+        grant.Patterns.Count == 0 ? $"nothing (its '{TagsClaim}' claim is absent or empty)" : string.Join(", ", grant.Patterns);
 
     private static IResult? WrongTenant(string tenant, string requestedTenant) =>
         requestedTenant.Length > 0 && !string.Equals(requestedTenant, tenant, StringComparison.Ordinal)
@@ -265,9 +271,9 @@ public static class CountCachulaAccess
             : null;
     }
 
-    private static IResult Unauthorized(string title, string detail) => new UnauthorizedProblem(title, detail);
+    internal static IResult Unauthorized(string title, string detail) => new UnauthorizedProblem(title, detail);
 
-    private static IResult Forbidden(string title, string detail) =>
+    internal static IResult Forbidden(string title, string detail) =>
         Results.Problem(statusCode: StatusCodes.Status403Forbidden, title: title, detail: detail);
 
     /// <summary>A 401 ProblemDetails that also names the scheme in <c>WWW-Authenticate</c>.</summary>
@@ -279,53 +285,4 @@ public static class CountCachulaAccess
             return Results.Problem(statusCode: StatusCodes.Status401Unauthorized, title: title, detail: detail).ExecuteAsync(httpContext);
         }
     }
-}
-
-/// <summary>Configures the JwtBearer scheme from <see cref="CountCachulaAuthOptions"/> and reads tokens from cookie and query too.</summary>
-internal sealed class CountCachulaJwtSetup(IOptions<CountCachulaOptions> options) : IConfigureNamedOptions<JwtBearerOptions>
-{
-    public void Configure(string? name, JwtBearerOptions jwt)
-    {
-        if (name != CountCachulaAccess.Scheme)
-        {
-            return;
-        }
-
-        var auth = options.Value.Auth;
-        jwt.MapInboundClaims = false;
-        jwt.TokenValidationParameters = new TokenValidationParameters
-        {
-            ValidateIssuerSigningKey = true,
-            IssuerSigningKey = string.IsNullOrEmpty(auth.SigningKey) ? null : CountCachulaAccess.KeyFrom(auth.SigningKey),
-            ValidAlgorithms = [SecurityAlgorithms.HmacSha256],
-            ValidateIssuer = auth.Issuer is not null,
-            ValidIssuer = auth.Issuer,
-            ValidateAudience = auth.Audience is not null,
-            ValidAudience = auth.Audience,
-            ValidateLifetime = true,
-            RequireExpirationTime = true,
-            ClockSkew = TimeSpan.FromSeconds(5),
-        };
-        jwt.Events = new JwtBearerEvents
-        {
-            OnMessageReceived = context =>
-            {
-                // EventSource cannot set headers: a header wins, then the cookie, then ?access_token=.
-                if (context.Request.Headers.Authorization.Count == 0)
-                {
-                    var token = context.Request.Cookies[auth.Cookie];
-                    if (string.IsNullOrEmpty(token))
-                    {
-                        token = context.Request.Query["access_token"].ToString();
-                    }
-
-                    context.Token = string.IsNullOrEmpty(token) ? null : token;
-                }
-
-                return Task.CompletedTask;
-            },
-        };
-    }
-
-    public void Configure(JwtBearerOptions options) => Configure(Options.DefaultName, options);
 }

@@ -76,4 +76,27 @@ public sealed class CountCachulaOptions
 
     /// <summary>The largest request body the hub reads (publishing, interest changes); bigger ones get 413.</summary>
     public long MaxRequestBodyBytes { get; set; } = 512 * 1024;
+
+    /// <summary>Who may read <c>/metrics</c> and how many tenants get their own metric label (<c>CountCachula:Metrics</c>).</summary>
+    public CountCachulaMetricsOptions Metrics { get; set; } = new();
+
+    /// <summary>Whether the sample items API and demo page are served (<c>CountCachula:Samples</c>); Development only by default.</summary>
+    public CountCachulaSamplesOptions Samples { get; set; } = new();
+
+    /// <summary>The operator dashboard's limits (<c>CountCachula:Dashboard</c>).</summary>
+    public CountCachulaDashboardOptions Dashboard { get; set; } = new();
+
+    /// <summary>
+    /// Whether the <c>Cache-Tags</c> header of responses tagged with <c>.WithCacheTags(...)</c> or
+    /// <c>HttpContext.AddCacheTags(...)</c> also lists <c>*</c> (the default). <c>@countcachula/core</c> has no wildcard
+    /// of its own: only responses that list <c>*</c> are cleared when the hub sends <c>reset</c> and <c>invalidate *</c>.
+    /// </summary>
+    public bool CacheTagsIncludeAll { get; set; } = true;
+
+    /// <summary>
+    /// When true (off by default), every invalidation that reaches this silo first evicts this silo's ASP.NET Core
+    /// output-cache entries with those tags (<c>AddOutputCache</c>), then tells the browsers, so their refetch is never
+    /// served a stale server copy. The silo then listens to all events of every tenant it has tagged responses for.
+    /// </summary>
+    public bool EvictOutputCache { get; set; }
 }

@@ -42,6 +42,8 @@ internal sealed class CountCachulaOptionsValidator : IValidateOptions<CountCachu
             Check(CacheTenant.Validate(options.Tenants[i]) is null, $"{nameof(options.Tenants)}:{i}", $"must be a tenant id: 1-64 of A-Z a-z 0-9 - _ . (got '{options.Tenants[i]}')");
         }
 
+        Check(options.Metrics.MaxTenantLabels is >= 0 and <= 10_000, "Metrics:MaxTenantLabels", $"must be between 0 and 10000 (got {options.Metrics.MaxTenantLabels})");
+        Check(options.Dashboard.MaxSnapshotBytes is >= 4096 and <= 16 * 1024 * 1024, "Dashboard:MaxSnapshotBytes", $"must be between 4096 and 16777216 (got {options.Dashboard.MaxSnapshotBytes})");
         var auth = options.Auth;
         if (auth.IsEnabled)
         {

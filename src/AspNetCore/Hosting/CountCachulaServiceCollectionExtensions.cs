@@ -1,8 +1,10 @@
 using CountCachula;
+using CountCachula.WebFrontend.CacheTags;
 using CountCachula.WebFrontend.Connections;
 using CountCachula.WebFrontend.Dashboard;
 using CountCachula.WebFrontend.Hosting;
 using CountCachula.WebFrontend.Publishing;
+using CountCachula.WebFrontend.Security;
 using CountCachula.WebFrontend.Streaming;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
@@ -44,10 +46,15 @@ public static class CountCachulaServiceCollectionExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<CountCachulaOptions>, CountCachulaOptionsValidator>());
 
         // Auth defaults to on except in Development; the environment is only known to the host, so it is applied here.
+        // So are the operator views' and the samples' defaults: closed outside Development unless configured.
         services.AddOptions<CountCachulaOptions>().PostConfigure<IServiceProvider>((options, provider) =>
-            options.Auth.Enabled ??= provider.GetService<IHostEnvironment>()?.IsDevelopment() != true);
-        services.AddAuthentication().AddJwtBearer(CountCachulaAccess.Scheme, _ => { });
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IConfigureOptions<Microsoft.AspNetCore.Authentication.JwtBearer.JwtBearerOptions>, CountCachulaJwtSetup>());
+        {
+            var development = provider.GetService<IHostEnvironment>()?.IsDevelopment() == true;
+            options.Auth.Enabled ??= !development;
+            options.Metrics.RequireAuthorization ??= !development;
+            options.Samples.Enabled ??= development;
+        });
+        services.AddCountCachulaSecurity();
         services.TryAddSingleton<ConnectionLimits>();
         services.AddProblemDetails();
         services.AddCors();
@@ -65,7 +72,42 @@ public static class CountCachulaServiceCollectionExtensions
         services.TryAddSingleton<RecentActivity>();
         services.TryAddSingleton<DashboardReporter>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, DashboardReporter>(sp => sp.GetRequiredService<DashboardReporter>()));
+
+        // Cache tags and output-cache eviction; the real client's query shape is read before routing and authentication.
+        services.AddRouting();
+        services.TryAddSingleton<OutputCacheEviction>();
+        services.TryAddEnumerable(ServiceDescriptor.Transient<IStartupFilter, ClientQueryShapeStartupFilter>());
         return services;
+    }
+
+    /// <summary>
+    /// The credential schemes (tokens; API keys for publishers, chosen by the <c>X-Api-Key</c> header), the policies of
+    /// <see cref="CountCachulaPolicies"/>, the answer to their refusals, and the log filter that keeps tokens out of logs.
+    /// </summary>
+    private static void AddCountCachulaSecurity(this IServiceCollection services)
+    {
+        services.AddAuthentication()
+            .AddJwtBearer(CountCachulaAccess.Scheme, _ => { })
+            .AddScheme<Microsoft.AspNetCore.Authentication.AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(CountCachulaAccess.ApiKeyScheme, _ => { })
+            .AddPolicyScheme(CountCachulaAccess.PublisherScheme, displayName: null, scheme => scheme.ForwardDefaultSelector = context =>
+                context.Request.Headers.ContainsKey(ApiKeyAuthenticationHandler.Header) ? CountCachulaAccess.ApiKeyScheme : CountCachulaAccess.Scheme);
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IConfigureOptions<Microsoft.AspNetCore.Authentication.JwtBearer.JwtBearerOptions>, CountCachulaJwtSetup>());
+        services.AddAuthorizationBuilder()
+            .AddPolicy(CountCachulaPolicies.Subscriber, policy => policy.AddRequirements(new CountCachulaRequirement(CallerRole.Subscriber)))
+            .AddPolicy(CountCachulaPolicies.Publisher, policy => policy.AddRequirements(new CountCachulaRequirement(CallerRole.Publisher)))
+            .AddPolicy(CountCachulaPolicies.Operator, policy => policy.AddRequirements(new CountCachulaRequirement(CallerRole.Operator)))
+            .AddPolicy(CountCachulaPolicies.TagScope, policy => policy.AddRequirements(new TagScopeRequirement()));
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<Microsoft.AspNetCore.Authorization.IAuthorizationHandler, CountCachulaAuthorizationHandler>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<Microsoft.AspNetCore.Authorization.IAuthorizationHandler, TagScopeAuthorizationHandler>());
+
+        // Replaces ASP.NET Core's default answer (a bare challenge) but not one the application chose itself.
+        var resultHandler = services.LastOrDefault(s => s.ServiceType == typeof(Microsoft.AspNetCore.Authorization.IAuthorizationMiddlewareResultHandler));
+        if (resultHandler is null || resultHandler.ImplementationType == typeof(Microsoft.AspNetCore.Authorization.Policy.AuthorizationMiddlewareResultHandler))
+        {
+            services.Replace(ServiceDescriptor.Singleton<Microsoft.AspNetCore.Authorization.IAuthorizationMiddlewareResultHandler, CountCachulaAuthorizationResultHandler>());
+        }
+
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IPostConfigureOptions<Microsoft.Extensions.Logging.LoggerFilterOptions>, TokenRedaction>());
     }
 
     /// <summary>Marks a service collection that already has Count Cachula.</summary>

@@ -57,7 +57,9 @@ internal sealed record ReplayRequest(long? AfterSequence, DateTime? Since, bool 
             return null;
         }
 
-        return DateTimeOffset.TryParse(since, CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind, out var at)
+        // A 'since' after now comes from a client whose clock runs ahead: "nothing missed since then" would silently
+        // skip what was published between its real last fetch and now, so it starts over like an unreadable id.
+        return DateTimeOffset.TryParse(since, CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind, out var at) && at.UtcDateTime <= DateTime.UtcNow
             ? new ReplayRequest(null, at.UtcDateTime, false)
             : new ReplayRequest(null, null, true);
     }

@@ -4,7 +4,7 @@ namespace CountCachula.WebFrontend.Interests;
 /// One thing a connection listens for: an exact tag (<c>user:123</c>), a prefix pattern (<c>posts:*</c> matches
 /// every tag starting with <c>posts:</c>) or everything (<c>*</c>).
 /// </summary>
-internal readonly record struct Interest(InterestKind Kind, string Value)
+public readonly record struct Interest(InterestKind Kind, string Value)
 {
     /// <summary>Everything.</summary>
     public static Interest All { get; } = new(InterestKind.All, "*");
@@ -41,7 +41,7 @@ internal readonly record struct Interest(InterestKind Kind, string Value)
 }
 
 /// <summary>How an <see cref="Interest"/> matches tags.</summary>
-internal enum InterestKind
+public enum InterestKind
 {
     /// <summary>One tag, compared exactly.</summary>
     Exact,

@@ -1,3 +1,4 @@
+using CountCachula.WebFrontend.CacheTags;
 using CountCachula.WebFrontend.Connections;
 using CountCachula.WebFrontend.Dashboard;
 
@@ -8,11 +9,12 @@ namespace CountCachula.WebFrontend.Streaming;
 /// connections it concerns, and queues on each the frame with just the tags that matched its interests (the specification's
 /// <c>relevantTags</c>). Frames are encoded once per distinct content and format, and nothing waits on a connection.
 /// </summary>
-internal sealed class CacheEventDispatcher(ConnectionRegistry registry, CountCachulaMetrics metrics, RecentActivity activity)
+internal sealed class CacheEventDispatcher(ConnectionRegistry registry, CountCachulaMetrics metrics, RecentActivity activity, OutputCacheEviction outputCache)
 {
     /// <summary>Delivers <paramref name="cacheEvent"/> to this silo's connections; returns how many took it.</summary>
     public int Dispatch(CacheEvent cacheEvent)
     {
+        outputCache.BeforeDispatch(cacheEvent);
         var tenant = cacheEvent.Tenant;
         metrics.EventReceived(cacheEvent.Kind);
         var connections = registry.Snapshot(tenant);

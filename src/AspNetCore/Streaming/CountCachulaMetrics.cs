@@ -1,4 +1,7 @@
 using System.Diagnostics.Metrics;
+using CountCachula.Grains;
+using CountCachula.WebFrontend.Hosting;
+using Microsoft.Extensions.Options;
 
 namespace CountCachula.WebFrontend.Streaming;
 
@@ -24,10 +27,14 @@ public sealed class CountCachulaMetrics
     private long _deliveryCount;
     private long _gapCount;
     private long _coalescingCount;
+    private readonly TenantLabels _tenants;
 
     /// <summary>Creates the instruments on a meter from <paramref name="meterFactory"/>.</summary>
-    public CountCachulaMetrics(IMeterFactory meterFactory)
+    /// <param name="meterFactory">Where the meter comes from.</param>
+    /// <param name="options">Where <see cref="CountCachulaMetricsOptions.MaxTenantLabels"/> comes from; the default limit without it.</param>
+    public CountCachulaMetrics(IMeterFactory meterFactory, IOptions<CountCachulaOptions>? options = null)
     {
+        _tenants = new TenantLabels(options?.Value.Metrics.MaxTenantLabels ?? TenantLabels.DefaultLimit);
         var meter = meterFactory.Create(MeterName);
         _eventsReceived = meter.CreateCounter<long>("countcachula.events.received", description: "Hub events that reached this silo's frontend.");
         _deliveries = meter.CreateCounter<long>("countcachula.deliveries", description: "Events queued on a connection.");
@@ -106,7 +113,7 @@ public sealed class CountCachulaMetrics
 
     internal void SubscriptionClosed() => _subscriptions.Add(-1);
 
-    internal void ConnectionOpened(string tenant) => _connections.Add(1, new KeyValuePair<string, object?>("tenant", tenant));
+    internal void ConnectionOpened(string tenant) => _connections.Add(1, new KeyValuePair<string, object?>("tenant", _tenants.For(tenant)));
 
-    internal void ConnectionClosed(string tenant) => _connections.Add(-1, new KeyValuePair<string, object?>("tenant", tenant));
+    internal void ConnectionClosed(string tenant) => _connections.Add(-1, new KeyValuePair<string, object?>("tenant", _tenants.For(tenant)));
 }

@@ -85,8 +85,8 @@ internal sealed class SseFrame
         var id = cacheEvent.Sequence.ToString(System.Globalization.CultureInfo.InvariantCulture);
         return cacheEvent.Kind switch
         {
-            CacheEventKind.Invalidate => Create(id, "invalidate", Join(items, format), null, cacheEvent.PublishedAtUtc, cacheEvent.Sequence, FrameKind.Invalidate, items),
-            CacheEventKind.PreloadHint => Create(id, format == SseFormat.Json ? "preload" : "preload-hint", Join(items, format), null, cacheEvent.PublishedAtUtc, cacheEvent.Sequence, FrameKind.PreloadHint, null),
+            CacheEventKind.Invalidate => Create(id, "invalidate", Join(items, format, tags: true), null, cacheEvent.PublishedAtUtc, cacheEvent.Sequence, FrameKind.Invalidate, items),
+            CacheEventKind.PreloadHint => Create(id, format == SseFormat.Json ? "preload" : "preload-hint", Join(items, format, tags: false), null, cacheEvent.PublishedAtUtc, cacheEvent.Sequence, FrameKind.PreloadHint, null),
             CacheEventKind.Custom => Create(id, cacheEvent.EventName!, cacheEvent.Data!, null, cacheEvent.PublishedAtUtc, cacheEvent.Sequence, FrameKind.Custom, null),
             _ => throw new ArgumentOutOfRangeException(nameof(cacheEvent), cacheEvent.Kind, "Unknown event kind."),
         };
@@ -94,11 +94,26 @@ internal sealed class SseFrame
 
     /// <summary>An invalidation made by the frontend (a replay's union of missed tags), carrying id <paramref name="sequence"/>.</summary>
     public static SseFrame Invalidation(IReadOnlyList<string> tags, SseFormat format, long sequence) =>
-        Create(sequence.ToString(System.Globalization.CultureInfo.InvariantCulture), "invalidate", Join(tags, format), null, default, sequence, FrameKind.Invalidate, tags);
+        Create(sequence.ToString(System.Globalization.CultureInfo.InvariantCulture), "invalidate", Join(tags, format, tags: true), null, default, sequence, FrameKind.Invalidate, tags);
 
-    private static string Join(IReadOnlyList<string> items, SseFormat format) => format == SseFormat.Json
+    private static string Join(IReadOnlyList<string> items, SseFormat format, bool tags) => format == SseFormat.Json
         ? JsonSerializer.Serialize(items, FrameJson.Default.IReadOnlyListString)
-        : string.Join(',', items.Select(item => item.Contains(',') ? item.Replace(",", "%2C", StringComparison.Ordinal) : item));
+        : string.Join(',', items.Select(tags ? (Func<string, string>)EncodeTag : EncodeRoute));
+
+    /// <summary>
+    /// In the comma-joined format a tag's <c>%</c> becomes <c>%25</c> and its <c>,</c> becomes <c>%2C</c>, and nothing
+    /// else changes: so <c>a,b</c> and <c>a%2Cb</c> stay two different tags on the wire, and <c>decodeURIComponent</c>
+    /// of each comma-separated piece gives the tag back exactly. Tags without either character go out as they are.
+    /// </summary>
+    internal static string EncodeTag(string tag) =>
+        tag.AsSpan().IndexOfAny('%', ',') < 0 ? tag : tag.Replace("%", "%25", StringComparison.Ordinal).Replace(",", "%2C", StringComparison.Ordinal);
+
+    /// <summary>
+    /// A route is a URL, where <c>%2C</c> and <c>,</c> mean the same to the server, so only its commas are escaped:
+    /// escaping its <c>%</c> too would break routes that are already percent-encoded.
+    /// </summary>
+    private static string EncodeRoute(string route) =>
+        route.Contains(',') ? route.Replace(",", "%2C", StringComparison.Ordinal) : route;
 
     private static void Append(ArrayBufferWriter<byte> writer, string text)
     {

@@ -1,6 +1,7 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Text.Json;
 using CountCachula.WebFrontend.Hosting;
+using CountCachula.WebFrontend.Security;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Options;
 
@@ -16,10 +17,15 @@ public static class DashboardEndpoints
 
     private static readonly EmbeddedPage s_page = new("dashboard.html");
 
-    /// <summary>Maps <c>GET {pattern}</c> (the page) and <c>GET {pattern}/stream</c> (its data, one snapshot a second).</summary>
+    /// <summary>
+    /// Maps <c>GET {pattern}</c> (the page) and <c>GET {pattern}/stream</c> (its data, one snapshot a second), for
+    /// operators only (<see cref="CountCachulaPolicies.Operator"/>: a token with the <c>admin</c> scope, sent as the
+    /// cookie or <c>?access_token=</c>, which the page passes on to its stream).
+    /// </summary>
     public static RouteGroupBuilder MapCacheDashboard(this IEndpointRouteBuilder endpoints, [StringSyntax("Route")] string pattern = "/dashboard")
     {
         var group = endpoints.MapGroup(pattern).ExcludeFromDescription();
+        group.RequireAuthorization(CountCachulaPolicies.Operator);
         group.MapGet("/", s_page.Result);
         group.MapGet("/stream", StreamAsync);
         return group;
@@ -39,9 +45,11 @@ public static class DashboardEndpoints
             do
             {
                 var silos = await grains.GetGrain<IDashboardGrain>(ClusterKey).Silos();
-                var recent = await grains.GetGrain<ICacheHubGrain>(options.Value.DefaultTenant).Recent(30);
-                var view = new DashboardView(silos, [.. recent.Select(RecentEvent.From)], environment.IsDevelopment());
-                await response.WriteAsync($"event: snapshot\ndata: {JsonSerializer.Serialize(view, s_json)}\n\n", aborted);
+                var recent = await grains.GetGrain<ICacheHubGrain>(options.Value.DefaultTenant).Recent(RecentCount);
+                var snapshot = Snapshot(silos, recent, environment.IsDevelopment(), options.Value.Dashboard.MaxSnapshotBytes);
+                await response.WriteAsync("event: snapshot\ndata: ", aborted);
+                await response.Body.WriteAsync(snapshot, aborted);
+                await response.WriteAsync("\n\n", aborted);
                 await response.Body.FlushAsync(aborted);
             }
             while (await timer.WaitForNextTickAsync(aborted));
@@ -49,6 +57,30 @@ public static class DashboardEndpoints
         catch (OperationCanceledException) when (aborted.IsCancellationRequested)
         {
             // The page was closed.
+        }
+    }
+
+    /// <summary>How many of the default tenant's latest events a snapshot lists at most.</summary>
+    public const int RecentCount = 30;
+
+    /// <summary>
+    /// The JSON of one snapshot, at most <paramref name="maxBytes"/> long: each event is already cut down
+    /// (<see cref="RecentEvent.From"/>), and while the whole is still too large the oldest events are left out. So a
+    /// viewer costs a bounded amount however large the published events were.
+    /// </summary>
+    internal static byte[] Snapshot(IReadOnlyList<SiloSnapshot> silos, IReadOnlyList<CacheEvent> recent, bool canPublish, int maxBytes)
+    {
+        var events = recent.Take(RecentCount).Select(RecentEvent.From).ToList();
+        while (true)
+        {
+            var json = JsonSerializer.SerializeToUtf8Bytes(new DashboardView(silos, events, canPublish), s_json);
+            if (json.Length <= maxBytes || events.Count == 0)
+            {
+                return json;
+            }
+
+            // The newest come first; halving keeps the number of attempts small.
+            events.RemoveRange(events.Count / 2, events.Count - events.Count / 2);
         }
     }
 

@@ -3,12 +3,20 @@ using System.Text.Json.Nodes;
 
 namespace CountCachula.WebFrontend.Sample;
 
-/// <summary>The sample app's in-memory database, as in the specification's "Complete Server Setup".</summary>
-public sealed class ItemStore
+/// <summary>
+/// The sample app's in-memory database, as in the specification's "Complete Server Setup", bounded: it keeps at most
+/// <see cref="MaxItems"/> items (or <paramref name="maxItems"/>), and creating one more drops the oldest (the caller
+/// invalidates its tag), so the demo's memory stays bounded however much is posted to it.
+/// </summary>
+/// <param name="maxItems">The most items kept.</param>
+public sealed class ItemStore(int maxItems = ItemStore.MaxItems)
 {
+    /// <summary>The most items kept by default.</summary>
+    public const int MaxItems = 1000;
+
     private readonly ConcurrentDictionary<string, JsonObject> _items = new(StringComparer.Ordinal);
     private readonly Lock _order = new();
-    private readonly List<string> _ids = [];
+    private readonly LinkedList<string> _ids = [];
 
     /// <summary>All items, oldest first.</summary>
     public IReadOnlyList<JsonObject> All()
@@ -19,11 +27,26 @@ public sealed class ItemStore
         }
     }
 
+    /// <summary>How many items are kept.</summary>
+    public int Count
+    {
+        get
+        {
+            lock (_order)
+            {
+                return _ids.Count;
+            }
+        }
+    }
+
     /// <summary>The item with <paramref name="id"/>, if any.</summary>
     public JsonObject? Find(string id) => _items.GetValueOrDefault(id);
 
-    /// <summary>Stores a new item made of <paramref name="data"/> with a fresh id and <c>createdAt</c>.</summary>
-    public JsonObject Create(JsonObject data)
+    /// <summary>
+    /// Stores a new item made of <paramref name="data"/> with a fresh id and <c>createdAt</c>; when the store was full,
+    /// also returns the id of the oldest item, which it dropped to make room.
+    /// </summary>
+    public (JsonObject Item, string? Dropped) Create(JsonObject data)
     {
         var item = (JsonObject)data.DeepClone();
         var id = Guid.NewGuid().ToString();
@@ -31,11 +54,18 @@ public sealed class ItemStore
         item["createdAt"] = DateTimeOffset.UtcNow;
         lock (_order)
         {
-            _items[id] = item;
-            _ids.Add(id);
-        }
+            string? dropped = null;
+            if (_ids.Count >= maxItems)
+            {
+                dropped = _ids.First!.Value;
+                _ids.RemoveFirst();
+                _items.TryRemove(dropped, out _);
+            }
 
-        return item;
+            _items[id] = item;
+            _ids.AddLast(id);
+            return (item, dropped);
+        }
     }
 
     /// <summary>Merges <paramref name="updates"/> into the item and stamps <c>updatedAt</c>; null if there is no such item.</summary>

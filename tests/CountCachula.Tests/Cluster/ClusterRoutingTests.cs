@@ -93,7 +93,9 @@ public sealed class ClusterRoutingTests(ThreeSiloFixture cluster) : IClassFixtur
 
         var subscriptions = C.Get<TopicSubscriptions>();
         var changed = subscriptions.WhenChanged();
-        using var removed = await C.Http.PostAsJsonAsync($"/api/cache-events/{id}/interests", new { add = new[] { "something-else" }, remove = new[] { tag } });
+        using var change = new HttpRequestMessage(HttpMethod.Post, $"/api/cache-events/{id}/interests") { Content = JsonContent.Create(new { add = new[] { "something-else" }, remove = new[] { tag } }) };
+        change.Headers.Add("X-Stream-Key", stream.StreamKey);
+        using var removed = await C.Http.SendAsync(change);
         Assert.Equal(HttpStatusCode.OK, removed.StatusCode);
         await WaitAsync(subscriptions, () => !subscriptions.IsSubscribedToTag("default", tag), changed, "waiting for silo C to leave the tag's stream after the interest was removed");
 

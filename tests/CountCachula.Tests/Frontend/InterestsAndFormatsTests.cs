@@ -52,7 +52,9 @@ public sealed class InterestsAndFormatsTests(FrontendFixture frontend) : IClassF
         var (client, id) = await SseClient.ConnectAndWaitAsync(frontend.Http, "/api/cache-events?tags=a");
         await using var _ = client;
 
-        using var changed = await frontend.Http.PostAsJsonAsync($"/api/cache-events/{id}/interests", new { add = new[] { "b", "c:*" }, remove = new[] { "a" } });
+        using var change = new HttpRequestMessage(HttpMethod.Post, $"/api/cache-events/{id}/interests") { Content = JsonContent.Create(new { add = new[] { "b", "c:*" }, remove = new[] { "a" } }) };
+        change.Headers.Add("X-Stream-Key", client.StreamKey);
+        using var changed = await frontend.Http.SendAsync(change);
         await Hub.InvalidateAsync("a");
         await Hub.InvalidateAsync("b", "c:1", "d");
 

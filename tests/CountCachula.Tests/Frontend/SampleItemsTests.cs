@@ -3,6 +3,7 @@ using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 using CountCachula.Tests.Infrastructure;
 using CountCachula.WebFrontend.Publishing;
+using CountCachula.WebFrontend.Sample;
 
 namespace CountCachula.Tests.Frontend;
 
@@ -64,29 +65,59 @@ public sealed class SampleItemsTests(FrontendFixture frontend) : IClassFixture<F
     }
 
     [Fact]
-    public async Task Reads_carry_cache_tags_and_the_list_hints_its_first_three_items()
+    public async Task Reads_carry_cache_tags_with_star_and_push_nothing()
     {
-        var ids = new List<string>();
-        for (var i = 0; i < 4; i++)
-        {
-            ids.Add(await CreateAsync($"item {i}"));
-        }
-
+        var id = await CreateAsync("read me");
         var (client, _) = await SseClient.ConnectAndWaitAsync(frontend.Http);
         await using var _ = client;
         await client.SyncAsync(frontend.Get<ICacheHub>());
 
         using var list = await frontend.Http.GetAsync("/api/items");
-        using var one = await frontend.Http.GetAsync($"/api/items/{ids[0]}");
+        using var one = await frontend.Http.GetAsync($"/api/items/{id}");
         using var missing = await frontend.Http.GetAsync("/api/items/nope");
+        await frontend.Get<ICacheHub>().InvalidateAsync("after-the-reads");
 
-        Assert.Equal("items-list", Assert.Single(list.Headers.GetValues("Cache-Tags")));
-        Assert.Equal($"item:{ids[0]},items-list", Assert.Single(one.Headers.GetValues("Cache-Tags")));
+        Assert.Equal("items-list,*", Assert.Single(list.Headers.GetValues("Cache-Tags")));
+        Assert.Equal($"item:{id},items-list,*", Assert.Single(one.Headers.GetValues("Cache-Tags")));
         Assert.Equal(HttpStatusCode.NotFound, missing.StatusCode);
-        var all = (await list.Content.ReadFromJsonAsync<JsonArray>())!;
-        var firstThree = all.Take(3).Select(item => $"/api/items/{item!["id"]}");
-        var hint = await client.NextAsync("waiting for the list's preload hint");
-        Assert.Equal(("preload-hint", string.Join(',', firstThree)), (hint.EventType, hint.Data));
+
+        // Reads hint nothing: the next event on the stream is the one published after them.
+        var next = await client.NextAsync("the event after the reads");
+        Assert.Equal(("invalidate", "after-the-reads"), (next.EventType, next.Data));
+    }
+
+    [Fact]
+    public async Task A_body_over_the_sample_s_limit_is_413()
+    {
+        var big = new { name = new string('x', (int)ItemsEndpoints.MaxBodyBytes) };
+        using var declared = await frontend.Http.PostAsJsonAsync("/api/items", big);
+        using var chunked = new HttpRequestMessage(HttpMethod.Post, "/api/items")
+        {
+            Content = new StreamContent(new MemoryStream(System.Text.Encoding.UTF8.GetBytes(System.Text.Json.JsonSerializer.Serialize(big)))),
+        };
+        chunked.Headers.TransferEncodingChunked = true;
+        chunked.Content.Headers.ContentType = new("application/json");
+        using var undeclared = await frontend.Http.SendAsync(chunked);
+
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, declared.StatusCode);
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, undeclared.StatusCode);
+        Assert.Equal("application/problem+json", undeclared.Content.Headers.ContentType?.MediaType);
+    }
+
+    [Fact]
+    public void The_store_keeps_at_most_its_limit_and_names_the_item_it_dropped()
+    {
+        var store = new ItemStore(maxItems: 2);
+        var (first, none) = store.Create(new JsonObject { ["name"] = "1" });
+        store.Create(new JsonObject { ["name"] = "2" });
+
+        var (_, dropped) = store.Create(new JsonObject { ["name"] = "3" });
+
+        Assert.Null(none);
+        Assert.Equal((string)first["id"]!, dropped);
+        Assert.Equal(2, store.Count);
+        Assert.Null(store.Find(dropped!));
+        Assert.Equal(["2", "3"], store.All().Select(i => (string)i["name"]!));
     }
 
     [Fact]

@@ -30,6 +30,9 @@ public sealed class SseClient : IAsyncDisposable
     /// <summary>The last <c>retry:</c> value the server sent.</summary>
     public TimeSpan? Retry { get; private set; }
 
+    /// <summary>The stream's secret from its <c>connected</c> event (read by <see cref="ConnectAndWaitAsync"/>): interest changes send it as <c>X-Stream-Key</c>.</summary>
+    public string? StreamKey { get; private set; }
+
     /// <summary>Everything received so far, as text.</summary>
     public string RawText => _body.Text;
 
@@ -61,6 +64,7 @@ public sealed class SseClient : IAsyncDisposable
         var connected = await client.NextAsync("waiting for the 'connected' event", includeHeartbeats: true);
         Assert.Equal("connected", connected.EventType);
         using var json = System.Text.Json.JsonDocument.Parse(connected.Data);
+        client.StreamKey = json.RootElement.TryGetProperty("streamKey", out var key) ? key.GetString() : null;
         return (client, json.RootElement.GetProperty("connectionId").GetString()!);
     }
 

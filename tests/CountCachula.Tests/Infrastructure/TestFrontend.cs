@@ -40,7 +40,8 @@ public sealed class TestFrontend : IAsyncDisposable
     /// <param name="clusterId">Silos with the same cluster id and primary port form one cluster.</param>
     /// <param name="primarySiloPort">The first silo's port, for the second and later silos of a cluster.</param>
     /// <param name="settings">More configuration, as key/value pairs.</param>
-    public static async Task<TestFrontend> StartAsync(string clusterId, int? primarySiloPort = null, IEnumerable<KeyValuePair<string, string>>? settings = null)
+    /// <param name="configure">Last changes to the builder, after the test logging is set up (e.g. a log capture).</param>
+    public static async Task<TestFrontend> StartAsync(string clusterId, int? primarySiloPort = null, IEnumerable<KeyValuePair<string, string>>? settings = null, Action<WebApplicationBuilder>? configure = null)
     {
         var siloPort = FreePorts.Next();
         var args = new List<string>
@@ -65,6 +66,7 @@ public sealed class TestFrontend : IAsyncDisposable
         {
             builder.Logging.ClearProviders();
             builder.Logging.AddConsole().SetMinimumLevel(LogLevel.Warning);
+            configure?.Invoke(builder);
         });
         await app.StartAsync();
         return new TestFrontend(app, siloPort);

@@ -24,8 +24,9 @@ public sealed class AuthFixture : FrontendFixture
         new("CountCachula:Tenants:1", "globex"),
     ];
 
-    public static string Token(string tenant = "acme", double minutes = 10, string[]? tags = null, bool publish = false, string key = Key) =>
-        CountCachulaAccess.MintToken(key, tenant, TimeSpan.FromMinutes(minutes), tags, publish);
+    /// <summary>A token for <paramref name="tenant"/>; without <paramref name="tags"/> it may listen to every tag ("*").</summary>
+    public static string Token(string tenant = "acme", double minutes = 10, string[]? tags = null, bool publish = false, string key = Key, bool admin = false) =>
+        CountCachulaAccess.MintToken(key, tenant, TimeSpan.FromMinutes(minutes), tags ?? ["*"], publish, admin: admin);
 }
 
 /// <summary>
@@ -150,7 +151,7 @@ public sealed class AuthMatrixTests(AuthFixture fixture) : IClassFixture<AuthFix
     [Fact]
     public async Task When_the_token_expires_the_stream_says_so_and_ends()
     {
-        var token = CountCachulaAccess.MintToken(AuthFixture.Key, "acme", TimeSpan.FromSeconds(2));
+        var token = CountCachulaAccess.MintToken(AuthFixture.Key, "acme", TimeSpan.FromSeconds(2), ["*"]);
         await using var client = await SseClient.ConnectAsync(fixture.Http, "/api/cache-events?access_token=" + token);
         await client.NextOfTypeAsync("connected", "connected with a 2 s token");
 

@@ -96,8 +96,12 @@ public sealed class HostileInputTests(HostileFixture fixture) : IClassFixture<Ho
     {
         var (client, id) = await SseClient.ConnectAndWaitAsync(fixture.Http, "/api/cache-events?tags=mine");
         await using var _ = client;
-        using var response = await fixture.Http.PostAsync($"/api/cache-events/{id}/interests",
-            new StringContent("{\"add\":[" + TenThousandTags + "]}", Encoding.UTF8, "application/json"));
+        using var request = new HttpRequestMessage(HttpMethod.Post, $"/api/cache-events/{id}/interests")
+        {
+            Content = new StringContent("{\"add\":[" + TenThousandTags + "]}", Encoding.UTF8, "application/json"),
+        };
+        request.Headers.Add("X-Stream-Key", client.StreamKey);
+        using var response = await fixture.Http.SendAsync(request);
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
         Assert.Contains("at most 1000 interests", await response.Content.ReadAsStringAsync());
 
