@@ -19,6 +19,15 @@ public sealed class HubMetrics
         _published = meter.CreateCounter<long>("countcachula.hub.events.published", description: "Events the hubs accepted, by tenant and kind.");
     }
 
+    /// <summary>Records a zero per kind for <paramref name="tenant"/>, so the counter is on <c>/metrics</c> from start.</summary>
+    public void ReportZeros(string tenant)
+    {
+        foreach (var kind in (string[])["invalidate", "preload-hint", "custom"])
+        {
+            _published.Add(0, new KeyValuePair<string, object?>("tenant", tenant), new KeyValuePair<string, object?>("kind", kind));
+        }
+    }
+
     internal void Published(CacheEvent cacheEvent) => _published.Add(
         1,
         new KeyValuePair<string, object?>("tenant", _tenants.For(cacheEvent.Tenant)),

@@ -4,7 +4,6 @@ using CountCachula.WebFrontend.Hosting;
 using CountCachula.WebFrontend.Security;
 using CountCachula.WebFrontend.Streaming;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
-using OpenTelemetry.Metrics;
 using Orleans.Dashboard;
 using Orleans.Hosting;
 using CountCachula.WebFrontend.Sample;
@@ -29,6 +28,13 @@ public static class FrontendHost
         builder.UseOrleans(silo =>
         {
             ConfigureClustering(silo, orleans);
+            if (orleans.GetValue("Kubernetes", false))
+            {
+                // In a pod: silo name from the pod, and a pod deleted by Kubernetes is declared dead at once instead
+                // of after missed probes. Membership itself stays in Redis (deploy/kubernetes/).
+                silo.UseKubernetesHosting();
+            }
+
             if (OrleansDashboardEnabled(builder))
             {
                 silo.AddDashboard();
@@ -43,9 +49,7 @@ public static class FrontendHost
 
         builder.Services.AddCountCachula();
         builder.Services.AddOpenApi();
-        builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics
-            .AddMeter(CountCachulaMetrics.MeterName)
-            .AddPrometheusExporter());
+        builder.AddCountCachulaTelemetry();
         builder.Services.AddSingleton<ItemStore>();
         builder.Services.AddOutputCache();
         configure?.Invoke(builder);
@@ -102,7 +106,19 @@ public static class FrontendHost
         }
 
         app.Lifetime.ApplicationStarted.Register(() => LogAuth(app));
+        app.Lifetime.ApplicationStarted.Register(() => ReportZeroMetrics(app));
         return app;
+    }
+
+    /// <summary>
+    /// A counter appears on <c>/metrics</c> only once something is recorded on it, so an idle silo would scrape as if
+    /// it had none. Once the exporters listen (they start before <c>ApplicationStarted</c>), record a zero on each.
+    /// </summary>
+    private static void ReportZeroMetrics(WebApplication app)
+    {
+        var defaultTenant = app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<CountCachulaOptions>>().Value.DefaultTenant;
+        app.Services.GetRequiredService<CountCachulaMetrics>().ReportZeros(defaultTenant);
+        app.Services.GetService<CountCachula.Grains.HubMetrics>()?.ReportZeros(defaultTenant);
     }
 
     private static void LogAuth(WebApplication app)
