@@ -129,11 +129,16 @@ public static class FrontendHost
         {
             logger.LogInformation("Authentication is on: subscribers need a token, publishers a token with the publish scope or an API key ({ApiKeys} configured).", auth.ApiKeys.Count);
         }
+        else if (app.Environment.IsDevelopment())
+        {
+            // Expected on a developer's machine, so not a warning: a normal start should print none.
+            logger.LogInformation(
+                "Authentication is off (the Development environment needs no set-up): anyone who reaches this server may subscribe, and publish from this host. Set CountCachula:Auth:Enabled=true and CountCachula:Auth:SigningKey to require credentials.");
+        }
         else
         {
             logger.LogWarning(
-                "Authentication is off ({Why}): anyone who reaches this server may subscribe, and publish from this host. Set CountCachula:Auth:Enabled=true and CountCachula:Auth:SigningKey to require credentials.",
-                app.Environment.IsDevelopment() ? "the Development environment needs no set-up" : "CountCachula:Auth:Enabled=false");
+                "Authentication is off (CountCachula:Auth:Enabled=false): anyone who reaches this server may subscribe, and publish from this host. Set CountCachula:Auth:Enabled=true and CountCachula:Auth:SigningKey to require credentials.");
         }
     }
 

@@ -35,7 +35,7 @@ public static class CountCachulaTelemetry
     public static OpenTelemetryBuilder AddCountCachulaTelemetry(this WebApplicationBuilder builder)
     {
         var options = builder.Configuration.GetSection(TelemetryOptions.SectionName).Get<TelemetryOptions>() ?? new TelemetryOptions();
-        var otlpEndpoint = options.OtlpEndpoint;
+        (OtlpExportProtocol Protocol, Uri Endpoint)? otlp = string.IsNullOrWhiteSpace(options.OtlpEndpoint) ? null : OtlpTarget(options.OtlpEndpoint, options.OtlpProtocol);
         var otlpFromEnvironment = !string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]);
         return builder.Services.AddOpenTelemetry()
             .ConfigureResource(resource => resource
@@ -44,9 +44,13 @@ public static class CountCachulaTelemetry
             .WithMetrics(metrics =>
             {
                 metrics.AddMeter(CountCachulaMetrics.MeterName).AddMeter([.. PlatformMeters]).AddPrometheusExporter();
-                if (!string.IsNullOrWhiteSpace(otlpEndpoint))
+                if (otlp is var (protocol, endpoint))
                 {
-                    metrics.AddOtlpExporter(otlp => ConfigureOtlp(otlp, otlpEndpoint, options.OtlpProtocol));
+                    metrics.AddOtlpExporter(exporter =>
+                    {
+                        exporter.Protocol = protocol;
+                        exporter.Endpoint = endpoint;
+                    });
                 }
                 else if (otlpFromEnvironment)
                 {
@@ -55,25 +59,26 @@ public static class CountCachulaTelemetry
             });
     }
 
-    private static void ConfigureOtlp(OtlpExporterOptions otlp, string endpoint, string protocol)
+    /// <summary>Checked while the app is built, so a wrong setting stops the start with one line naming it.</summary>
+    private static (OtlpExportProtocol Protocol, Uri Endpoint) OtlpTarget(string endpoint, string protocol)
     {
-        var uri = new Uri(endpoint);
+        if (!Uri.TryCreate(endpoint, UriKind.Absolute, out var uri))
+        {
+            throw new InvalidOperationException($"{TelemetryOptions.SectionName}:OtlpEndpoint is '{endpoint}'; use an absolute URL such as http://otel-collector:4317.");
+        }
+
+        if (protocol.Equals("grpc", StringComparison.OrdinalIgnoreCase))
+        {
+            return (OtlpExportProtocol.Grpc, uri);
+        }
+
         if (protocol.Equals("http/protobuf", StringComparison.OrdinalIgnoreCase))
         {
-            otlp.Protocol = OtlpExportProtocol.HttpProtobuf;
+            // A programmatic endpoint is used as given, not extended per signal as OTEL_EXPORTER_OTLP_ENDPOINT is.
+            return (OtlpExportProtocol.HttpProtobuf, uri.AbsolutePath is "/" or "" ? new Uri(uri, "v1/metrics") : uri);
+        }
 
-            // A programmatic endpoint is used as given, not extended per signal as the OTEL_* variable is.
-            otlp.Endpoint = uri.AbsolutePath is "/" or "" ? new Uri(uri, "v1/metrics") : uri;
-        }
-        else if (protocol.Equals("grpc", StringComparison.OrdinalIgnoreCase))
-        {
-            otlp.Protocol = OtlpExportProtocol.Grpc;
-            otlp.Endpoint = uri;
-        }
-        else
-        {
-            throw new InvalidOperationException($"{TelemetryOptions.SectionName}:OtlpProtocol is '{protocol}'; use 'grpc' or 'http/protobuf'.");
-        }
+        throw new InvalidOperationException($"{TelemetryOptions.SectionName}:OtlpProtocol is '{protocol}'; use 'grpc' or 'http/protobuf'.");
     }
 
     /// <summary><c>service.instance.id</c> = this silo's address, known once Orleans has its endpoint options.</summary>
