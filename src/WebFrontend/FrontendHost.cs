@@ -22,7 +22,7 @@ public static class FrontendHost
     public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
     {
         RaiseThreadPoolMinimum();
-        var builder = WebApplication.CreateBuilder(args);
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = DefaultContentRoot(args) });
         var orleans = builder.Configuration.GetSection("Orleans");
         builder.WebHost.UseSockets(sockets => sockets.UnsafePreferInlineScheduling = builder.Configuration.GetValue("Kestrel:InlineScheduling", true));
         builder.UseOrleans(silo =>
@@ -206,6 +206,17 @@ public static class FrontendHost
         silo.Services.AddRedisGrainStorage("PubSubStore", o => o.ConfigurationOptions = redisOptions);
         silo.UseRedisReminderService(o => o.ConfigurationOptions = redisOptions);
     }
+
+    /// <summary>
+    /// The content root (where <c>appsettings.json</c> is read) defaults to the working directory. A published or built
+    /// executable started from elsewhere would then run without its settings (log levels, stream polling), so it falls
+    /// back to the executable's folder unless a content root is given.
+    /// </summary>
+    private static string? DefaultContentRoot(string[] args) =>
+        File.Exists("appsettings.json") || args.Any(a => a.TrimStart('-').StartsWith("contentRoot", StringComparison.OrdinalIgnoreCase))
+            || Environment.GetEnvironmentVariable("ASPNETCORE_CONTENTROOT") is not null
+            ? null
+            : AppContext.BaseDirectory;
 
     /// <summary>
     /// A fresh process on a small machine starts with as many pool threads as cores, and the pool injects more only

@@ -13,6 +13,7 @@ internal sealed partial class AppProcess : IAsyncDisposable
     private readonly Process _process;
     private readonly StringBuilder _stdout = new();
     private readonly StringBuilder _stderr = new();
+    private volatile Uri? _address;
     private readonly TaskCompletionSource<Uri> _listening = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     private AppProcess(ProcessStartInfo start)
@@ -75,7 +76,7 @@ internal sealed partial class AppProcess : IAsyncDisposable
     public static AppProcess StartDotnet(IEnumerable<string> args, IDictionary<string, string>? environment = null) =>
         new(StartInfo("dotnet", RepositoryRoot, args, environment));
 
-    /// <summary>Waits for the "Now listening on" line and returns its address.</summary>
+    /// <summary>Waits for the host's start-up lines and returns the address of "Now listening on".</summary>
     public Task<Uri> ListeningAsync() => _listening.Task.WaitAsync(TimeSpan.FromSeconds(60));
 
     /// <summary>Waits for the process to exit (after output is drained) and returns its exit code.</summary>
@@ -152,7 +153,13 @@ internal sealed partial class AppProcess : IAsyncDisposable
 
         if (listening && ListeningLine().Match(line) is { Success: true } match)
         {
-            _listening.TrySetResult(new Uri(match.Groups[1].Value));
+            _address = new Uri(match.Groups[1].Value);
+        }
+
+        // The host's last start-up line: the start is fully logged once it is out.
+        if (listening && _address is { } address && line.Contains("Content root path", StringComparison.Ordinal))
+        {
+            _listening.TrySetResult(address);
         }
     }
 
