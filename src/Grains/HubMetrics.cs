@@ -24,7 +24,7 @@ public sealed class HubMetrics
     {
         foreach (var kind in (string[])["invalidate", "preload-hint", "custom"])
         {
-            _published.Add(0, new KeyValuePair<string, object?>("tenant", tenant), new KeyValuePair<string, object?>("kind", kind));
+            _published.Add(0, new KeyValuePair<string, object?>("tenant", _tenants.For(tenant)), new KeyValuePair<string, object?>("kind", kind));
         }
     }
 

@@ -81,7 +81,7 @@ public sealed class CountCachulaMetrics
         _coalescings.Add(0);
         _dropped.Add(0);
         _subscriptions.Add(0);
-        _connections.Add(0, new KeyValuePair<string, object?>("tenant", defaultTenant));
+        _connections.Add(0, new KeyValuePair<string, object?>("tenant", _tenants.For(defaultTenant)));
         _recoveries.Add(0);
         _gaps.Add(0);
         _replays.Add(0, new KeyValuePair<string, object?>("outcome", "replayed"));
