@@ -28,6 +28,12 @@ public sealed class OperatorOutputTests
             Assert.Equal(HttpStatusCode.OK, (await http.GetAsync("/health/ready")).StatusCode);
         }
 
+        // The container's HEALTHCHECK command agrees.
+        await using (var check = AppProcess.StartExecutable(["healthcheck", new Uri(address, "/health/ready").ToString()]))
+        {
+            Assert.Equal(0, await check.ExitAsync());
+        }
+
         // The start only: at stop, Orleans' memory-stream agent may log the cancellation of its last read as an error.
         var start = app.Stdout;
         app.Terminate();
@@ -37,6 +43,15 @@ public sealed class OperatorOutputTests
         Assert.True(noisy.Length == 0, $"Warnings on a normal {environment} start:\n{start}");
         Assert.Equal("", app.Stderr);
         Assert.Contains($"Hosting environment: {environment}", start);
+    }
+
+    [Fact]
+    public async Task The_healthcheck_command_fails_when_nothing_answers()
+    {
+        await using var check = AppProcess.StartExecutable(["healthcheck", $"http://127.0.0.1:{FreePorts.Next()}/health/ready"]);
+
+        Assert.Equal(1, await check.ExitAsync());
+        Assert.Contains("did not answer", check.Stderr);
     }
 
     [Fact]
