@@ -66,6 +66,17 @@ public sealed class OperatorOutputTests
     }
 
     [Fact]
+    public async Task Kubernetes_hosting_is_switched_on_by_configuration_and_needs_the_pod_environment()
+    {
+        // Outside a pod the downward-API variables of deploy/kubernetes/countcachula.yaml are missing: Orleans'
+        // Kubernetes hosting is in use and refuses, in one line, to start without them.
+        await using var app = AppProcess.StartExecutable(ServerArgs("--environment", "Development", "--Orleans:Kubernetes", "true"));
+
+        Assert.Equal(2, await app.ExitAsync());
+        Assert.Contains("POD_NAMESPACE", Assert.Single(app.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries)));
+    }
+
+    [Fact]
     public async Task Json_console_logging_is_one_json_object_per_line()
     {
         await using var app = AppProcess.StartExecutable(ServerArgs("--environment", "Development", "--Logging:Console:FormatterName", "json"));
