@@ -108,6 +108,19 @@ public sealed class OperatorOutputTests
         Assert.Contains("\"acme\"", claims);
     }
 
+    [Fact]
+    public async Task Mint_token_through_dotnet_run_without_a_launch_profile_prints_only_the_token()
+    {
+        // The documented capture: with a launch profile, dotnet run itself prints "Using launch settings from ..." first.
+        await using var app = AppProcess.StartDotnet(
+            ["run", "--no-build", "-c", AppProcess.Configuration, "--project", "src/WebFrontend", "--no-launch-profile", "--", "mint-token", "--tenant", "acme", "--publish"],
+            new Dictionary<string, string> { ["CountCachula__Auth__SigningKey"] = SigningKey });
+
+        Assert.Equal(0, await app.ExitAsync());
+        var token = Assert.Single(app.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Equal(3, token.Split('.').Length);
+    }
+
     [Theory]
     [InlineData("--launch-profile", "Production", null)]
     [InlineData("--no-launch-profile", null, "Production")]
