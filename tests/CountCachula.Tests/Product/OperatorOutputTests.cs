@@ -39,7 +39,14 @@ public sealed class OperatorOutputTests
         app.Terminate();
         Assert.Equal(0, await app.ExitAsync());
 
-        var noisy = start.Split('\n').Where(l => l.StartsWith("warn:", StringComparison.Ordinal) || l.StartsWith("fail:", StringComparison.Ordinal) || l.StartsWith("crit:", StringComparison.Ordinal)).ToArray();
+        // A warning that the machine itself is overloaded (Orleans measures thread-pool queueing) says nothing about
+        // the start; on a busy CI box it can happen to any process, so it is the one tolerated.
+        var lines = start.Split('\n');
+        var noisy = lines
+            .Select((line, i) => (Header: line, Message: i + 1 < lines.Length ? lines[i + 1] : ""))
+            .Where(e => e.Header.StartsWith("warn:", StringComparison.Ordinal) || e.Header.StartsWith("fail:", StringComparison.Ordinal) || e.Header.StartsWith("crit:", StringComparison.Ordinal))
+            .Where(e => !e.Message.Contains("Thread Pool is exhibiting delays", StringComparison.Ordinal))
+            .ToArray();
         Assert.True(noisy.Length == 0, $"Warnings on a normal {environment} start:\n{start}");
         Assert.Equal("", app.Stderr);
         Assert.Contains($"Hosting environment: {environment}", start);
