@@ -4,7 +4,7 @@ using Microsoft.Extensions.Configuration;
 namespace CountCachula.Grains;
 
 /// <summary>The hub's instruments, on the <c>countcachula</c> meter of the silo that hosts the hub grain.</summary>
-internal sealed class HubMetrics
+public sealed class HubMetrics
 {
     private readonly Counter<long> _published;
     private readonly TenantLabels _tenants;
@@ -17,6 +17,15 @@ internal sealed class HubMetrics
         _tenants = new TenantLabels(configuration?.GetValue(TenantLabels.LimitKey, TenantLabels.DefaultLimit) ?? TenantLabels.DefaultLimit);
         var meter = meterFactory.Create("countcachula");
         _published = meter.CreateCounter<long>("countcachula.hub.events.published", description: "Events the hubs accepted, by tenant and kind.");
+    }
+
+    /// <summary>Records a zero per kind for <paramref name="tenant"/>, so the counter is on <c>/metrics</c> from start.</summary>
+    public void ReportZeros(string tenant)
+    {
+        foreach (var kind in (string[])["invalidate", "preload-hint", "custom"])
+        {
+            _published.Add(0, new KeyValuePair<string, object?>("tenant", _tenants.For(tenant)), new KeyValuePair<string, object?>("kind", kind));
+        }
     }
 
     internal void Published(CacheEvent cacheEvent) => _published.Add(

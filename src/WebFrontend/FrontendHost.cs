@@ -4,7 +4,6 @@ using CountCachula.WebFrontend.Hosting;
 using CountCachula.WebFrontend.Security;
 using CountCachula.WebFrontend.Streaming;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
-using OpenTelemetry.Metrics;
 using Orleans.Dashboard;
 using Orleans.Hosting;
 using CountCachula.WebFrontend.Sample;
@@ -23,12 +22,19 @@ public static partial class FrontendHost
     public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
     {
         RaiseThreadPoolMinimum();
-        var builder = WebApplication.CreateBuilder(args);
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = DefaultContentRoot(args) });
         var orleans = builder.Configuration.GetSection("Orleans");
         builder.WebHost.UseSockets(sockets => sockets.UnsafePreferInlineScheduling = builder.Configuration.GetValue("Kestrel:InlineScheduling", true));
         UseSiloOrClient(builder, orleans, silo =>
         {
             ConfigureClustering(silo, orleans);
+            if (orleans.GetValue("Kubernetes", false))
+            {
+                // In a pod: silo name from the pod, and a pod deleted by Kubernetes is declared dead at once instead
+                // of after missed probes. Membership itself stays in Redis (deploy/kubernetes/).
+                silo.UseKubernetesHosting();
+            }
+
             if (OrleansDashboardEnabled(builder))
             {
                 silo.AddDashboard();
@@ -43,9 +49,7 @@ public static partial class FrontendHost
 
         builder.Services.AddCountCachula();
         builder.Services.AddOpenApi();
-        builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics
-            .AddMeter(CountCachulaMetrics.MeterName)
-            .AddPrometheusExporter());
+        builder.AddCountCachulaTelemetry();
         builder.Services.AddSingleton<ItemStore>();
         builder.Services.AddOutputCache();
         configure?.Invoke(builder);
@@ -102,7 +106,19 @@ public static partial class FrontendHost
         }
 
         app.Lifetime.ApplicationStarted.Register(() => LogAuth(app));
+        app.Lifetime.ApplicationStarted.Register(() => ReportZeroMetrics(app));
         return app;
+    }
+
+    /// <summary>
+    /// A counter appears on <c>/metrics</c> only once something is recorded on it, so an idle silo would scrape as if
+    /// it had none. Once the exporters listen (they start before <c>ApplicationStarted</c>), record a zero on each.
+    /// </summary>
+    private static void ReportZeroMetrics(WebApplication app)
+    {
+        var defaultTenant = app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<CountCachulaOptions>>().Value.DefaultTenant;
+        app.Services.GetRequiredService<CountCachulaMetrics>().ReportZeros(defaultTenant);
+        app.Services.GetService<CountCachula.Grains.HubMetrics>()?.ReportZeros(defaultTenant);
     }
 
     private static void LogAuth(WebApplication app)
@@ -113,11 +129,16 @@ public static partial class FrontendHost
         {
             logger.LogInformation("Authentication is on: subscribers need a token, publishers a token with the publish scope or an API key ({ApiKeys} configured).", auth.ApiKeys.Count);
         }
+        else if (app.Environment.IsDevelopment())
+        {
+            // Expected on a developer's machine, so not a warning: a normal start should print none.
+            logger.LogInformation(
+                "Authentication is off (the Development environment needs no set-up): anyone who reaches this server may subscribe, and publish from this host. Set CountCachula:Auth:Enabled=true and CountCachula:Auth:SigningKey to require credentials.");
+        }
         else
         {
             logger.LogWarning(
-                "Authentication is off ({Why}): anyone who reaches this server may subscribe, and publish from this host. Set CountCachula:Auth:Enabled=true and CountCachula:Auth:SigningKey to require credentials.",
-                app.Environment.IsDevelopment() ? "the Development environment needs no set-up" : "CountCachula:Auth:Enabled=false");
+                "Authentication is off (CountCachula:Auth:Enabled=false): anyone who reaches this server may subscribe, and publish from this host. Set CountCachula:Auth:Enabled=true and CountCachula:Auth:SigningKey to require credentials.");
         }
     }
 
@@ -185,6 +206,17 @@ public static partial class FrontendHost
         silo.Services.AddRedisGrainStorage("PubSubStore", o => o.ConfigurationOptions = redisOptions);
         silo.UseRedisReminderService(o => o.ConfigurationOptions = redisOptions);
     }
+
+    /// <summary>
+    /// The content root (where <c>appsettings.json</c> is read) defaults to the working directory. A published or built
+    /// executable started from elsewhere would then run without its settings (log levels, stream polling), so it falls
+    /// back to the executable's folder unless a content root is given.
+    /// </summary>
+    private static string? DefaultContentRoot(string[] args) =>
+        File.Exists("appsettings.json") || args.Any(a => a.TrimStart('-').StartsWith("contentRoot", StringComparison.OrdinalIgnoreCase))
+            || Environment.GetEnvironmentVariable("ASPNETCORE_CONTENTROOT") is not null
+            ? null
+            : AppContext.BaseDirectory;
 
     /// <summary>
     /// A fresh process on a small machine starts with as many pool threads as cores, and the pool injects more only

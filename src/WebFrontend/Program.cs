@@ -1,14 +1,36 @@
 using CountCachula.WebFrontend;
 using CountCachula.WebFrontend.Hosting;
+using Microsoft.Extensions.Options;
 
-// `dotnet run --project src/WebFrontend -- mint-token --tenant acme --tags "user:* posts:*" [--publish] [--admin] [--minutes 60]`
-// prints a token signed with CountCachula:Auth:SigningKey (from configuration or --key).
+// `CountCachula.WebFrontend mint-token --tenant acme --tags "user:* posts:*" [--publish] [--admin] [--minutes 60]`
+// prints a token signed with CountCachula:Auth:SigningKey (from configuration or --key), and nothing else, on stdout.
 if (args is ["mint-token", ..])
 {
     return TokenCommand.Run(args[1..]);
 }
 
+// `CountCachula.WebFrontend healthcheck [url]`: exit 0 when /health/ready answers 200. The container's HEALTHCHECK runs
+// it, as the ASP.NET runtime image has neither curl nor wget.
+if (args is ["healthcheck", ..])
+{
+    return await HealthCheckCommand.RunAsync(args[1..]);
+}
+
 // One silo with its web frontend: demo page at '/', SSE at /api/cache-events, publishing at /api/cache/*.
-var app = FrontendHost.Build(args);
+WebApplication app;
+try
+{
+    app = FrontendHost.Build(args);
+
+    // Validated here rather than inside Run so that bad settings are one line on stderr: inside Run the host logs the
+    // exception with its stack and the runtime then prints it again as unhandled.
+    app.Services.GetRequiredService<IStartupValidator>().Validate();
+}
+catch (Exception e) when (e is OptionsValidationException or InvalidOperationException)
+{
+    Console.Error.WriteLine($"CountCachula did not start: {e.Message}");
+    return 2;
+}
+
 app.Run();
 return 0;

@@ -64,6 +64,30 @@ public sealed class CountCachulaMetrics
     /// <summary>Missing events given up on so far.</summary>
     public long Gaps => Interlocked.Read(ref _gapCount);
 
+    /// <summary>
+    /// Records a zero on every counter, so each appears on <c>/metrics</c> from start instead of after its first event.
+    /// Closed label sets get every value (kind, outcome); open ones (tenant) get <paramref name="defaultTenant"/>. The
+    /// histogram has no honest zero and appears with the first write.
+    /// </summary>
+    public void ReportZeros(string defaultTenant)
+    {
+        _streamMessages.Add(0);
+        foreach (var kind in (string[])["invalidate", "preload-hint", "custom"])
+        {
+            _eventsReceived.Add(0, new KeyValuePair<string, object?>("kind", kind));
+        }
+
+        _deliveries.Add(0);
+        _coalescings.Add(0);
+        _dropped.Add(0);
+        _subscriptions.Add(0);
+        _connections.Add(0, new KeyValuePair<string, object?>("tenant", _tenants.For(defaultTenant)));
+        _recoveries.Add(0);
+        _gaps.Add(0);
+        _replays.Add(0, new KeyValuePair<string, object?>("outcome", "replayed"));
+        _replays.Add(0, new KeyValuePair<string, object?>("outcome", "reset"));
+    }
+
     internal void StreamMessageReceived()
     {
         Interlocked.Increment(ref _streamMessageCount);
