@@ -40,7 +40,7 @@ public static class CountCachulaTelemetry
         return builder.Services.AddOpenTelemetry()
             .ConfigureResource(resource => resource
                 .AddService(options.ServiceName, autoGenerateServiceInstanceId: false)
-                .AddDetector(services => new SiloResourceDetector(services.GetRequiredService<ILocalSiloDetails>())))
+                .AddDetector(services => new SiloResourceDetector(services.GetService<ILocalSiloDetails>())))
             .WithMetrics(metrics =>
             {
                 metrics.AddMeter(CountCachulaMetrics.MeterName).AddMeter([.. PlatformMeters]).AddPrometheusExporter();
@@ -82,8 +82,9 @@ public static class CountCachulaTelemetry
     }
 
     /// <summary><c>service.instance.id</c> = this silo's address, known once Orleans has its endpoint options.</summary>
-    private sealed class SiloResourceDetector(ILocalSiloDetails silo) : IResourceDetector
+    private sealed class SiloResourceDetector(ILocalSiloDetails? silo) : IResourceDetector
     {
-        public Resource Detect() => new([new("service.instance.id", silo.SiloAddress.ToParsableString())]);
+        // A client-only web tier (Orleans:Mode=Client) has no silo; its process names the instance instead.
+        public Resource Detect() => new([new("service.instance.id", silo?.SiloAddress.ToParsableString() ?? $"client/{Environment.MachineName}/{Environment.ProcessId}")]);
     }
 }
