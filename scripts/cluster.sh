@@ -140,9 +140,12 @@ up() {
       echo "credentials: $dir/auth.env (a signing key and an API key generated for this cluster; set"
       echo "  COUNTCACHULA_SIGNING_KEY and COUNTCACHULA_API_KEY to use your own)"
     fi
-    echo "a subscriber token: $0 token --tenant ${COUNTCACHULA_API_TENANT:-default}   (add --publish for a publisher's)"
-    echo "publish: curl -X POST -H 'X-Api-Key: <COUNTCACHULA_API_KEY>' -H 'Content-Type: application/json' \\"
-    echo "           -d '{\"tags\":[\"item:1\"]}' http://127.0.0.1:$balancer_port/api/cache/invalidate"
+    local source=""
+    [ -n "$generated" ] && source=". $dir/auth.env; "
+    echo "subscribe: curl -N \"http://127.0.0.1:$balancer_port/api/cache-events?access_token=\$($0 token --tenant ${COUNTCACHULA_API_TENANT:-default})\""
+    echo "publish:   ${source}curl -X POST -H \"X-Api-Key: \$COUNTCACHULA_API_KEY\" -H 'Content-Type: application/json' \\"
+    echo "             -d '{\"tags\":[\"item:1\"]}' http://127.0.0.1:$balancer_port/api/cache/invalidate"
+    echo "a publisher's token: $0 token --tenant ${COUNTCACHULA_API_TENANT:-default} --publish"
   } >&2
 }
 

@@ -65,8 +65,10 @@ public sealed record FailoverFigures(
         var lost = readers.Select(r => (r, missing: r.Missing(keys))).Where(x => x.missing.Count > 0)
             .Select(x => $"client {x.r.Index} ({x.r.Url.Query.Split("access_token")[0].TrimEnd('&', '?')}) missed {string.Join(',', x.missing.Take(15))}").ToList();
         // A publish accepted twice shows as one event (one key) under two ids; two events under one id would be two
-        // activations of the hub issuing the same sequence.
-        var owned = keys.SelectMany(n => readers.SelectMany(r => r.IdsOf(n)).Distinct().Select(id => (n, id))).ToArray();
+        // activations of the hub issuing the same sequence. Only clients that listen to everything can tell: a frame
+        // that merges two events looks like a single event to a client whose interests filter one of them out.
+        var everything = readers.Where(r => r.Wants(1) && r.Wants(2) && r.Wants(3)).ToArray();
+        var owned = keys.SelectMany(n => everything.SelectMany(r => r.IdsOf(n)).Distinct().Select(id => (n, id))).ToArray();
         var duplicates = owned.GroupBy(x => x.n).Where(g => g.Count() > 1).Select(g => $"event {g.Key} as ids {string.Join(',', g.Select(x => x.id))}")
             .Concat(owned.GroupBy(x => x.id).Where(g => g.Count() > 1).Select(g => $"id {g.Key} for events {string.Join(',', g.Select(x => x.n))}")).ToList();
         var refusals = readers.SelectMany(r => r.Refusals.Select(s => $"client {r.Index}: {s}")).ToList();
