@@ -46,9 +46,10 @@ public sealed class EventSourceReader(int index, Uri url, Func<int, bool> wants)
     {
         while (!stop.IsCancellationRequested)
         {
+            SseClient? client = null;
             try
             {
-                await using var client = await SseClient.ConnectAsync(http, url.ToString(), TimeSpan.FromSeconds(30), request =>
+                client = await SseClient.ConnectAsync(http, url.ToString(), TimeSpan.FromSeconds(30), request =>
                 {
                     if (_lastEventId is not null)
                     {
@@ -71,6 +72,15 @@ public sealed class EventSourceReader(int index, Uri url, Func<int, bool> wants)
             catch (Exception)
             {
                 return;
+            }
+            finally
+            {
+                // A stream that only says `retry:` and ends (a server that cannot serve right now) still sets the wait.
+                _retry = client?.Retry ?? _retry;
+                if (client is not null)
+                {
+                    await client.DisposeAsync();
+                }
             }
 
             lock (_gate)
