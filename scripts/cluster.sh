@@ -29,7 +29,13 @@ exe=$frontend/bin/$configuration/net10.0/CountCachula.WebFrontend
 
 generated=""
 
-alive() { [ -e "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+# Whether process $1 runs: an exited process that its parent has not reaped yet (a zombie) does not count.
+running() {
+  kill -0 "$1" 2>/dev/null || return 1
+  [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" != "Z" ]
+}
+
+alive() { [ -e "$1" ] && running "$(cat "$1")"; }
 
 # Waits until the process of pid file $1 has exited (TERM first unless $2 is "nosignal", KILL after DOWN_TIMEOUT s),
 # and only then removes the pid file: a process that is still running always keeps its pid file.
@@ -37,13 +43,13 @@ stop_pid() {
   local pidfile=$1 pid
   pid=$(cat "$pidfile" 2>/dev/null) || return 0
   kill -TERM "$pid" 2>/dev/null || true
-  for _ in $(seq $((down_timeout * 10))); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  if kill -0 "$pid" 2>/dev/null; then
+  for _ in $(seq $((down_timeout * 10))); do running "$pid" || break; sleep 0.1; done
+  if running "$pid"; then
     echo "$(basename "$pidfile" .pid) (pid $pid) did not exit within ${down_timeout} s of SIGTERM; sending SIGKILL" >&2
     kill -KILL "$pid" 2>/dev/null || true
-    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    for _ in $(seq 100); do running "$pid" || break; sleep 0.1; done
   fi
-  if kill -0 "$pid" 2>/dev/null; then
+  if running "$pid"; then
     echo "$(basename "$pidfile" .pid) (pid $pid) is still running; keeping $pidfile" >&2
     return 1
   fi
@@ -183,7 +189,7 @@ kill_silo() {
   local pid
   pid=$(cat "$pidfile")
   kill -KILL "$pid"
-  for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+  for _ in $(seq 100); do running "$pid" || break; sleep 0.05; done
   rm -f "$pidfile"
 }
 
