@@ -70,11 +70,19 @@ public sealed class ProcessCluster : IAsyncDisposable
         return (diagnostics!.Silo, diagnostics.HubSilo);
     }
 
+    /// <summary>The cluster's state folder (logs, pid files); kept after the test when COUNTCACHULA_KEEP_CLUSTER is set.</summary>
+    public string Folder => _directory;
+
     public string Log(int index) => File.Exists(Path.Combine(_directory, $"silo{index}.log")) ? File.ReadAllText(Path.Combine(_directory, $"silo{index}.log")) : "";
 
     public async ValueTask DisposeAsync()
     {
         await RunScriptAsync(_environment, TimeSpan.FromSeconds(60), "down");
+        if (Environment.GetEnvironmentVariable("COUNTCACHULA_KEEP_CLUSTER") is not null)
+        {
+            return;
+        }
+
         try
         {
             Directory.Delete(_directory, recursive: true);
