@@ -63,7 +63,8 @@ public sealed record FailoverFigures(
 
         var keys = accepted.Keys.Order().ToArray();
         var lost = readers.Select(r => (r, missing: r.Missing(keys))).Where(x => x.missing.Count > 0)
-            .Select(x => $"client {x.r.Index} ({x.r.Url.Query.Split("access_token")[0].TrimEnd('&', '?')}) missed {string.Join(',', x.missing.Take(15))}").ToList();
+            .Select(x => $"client {x.r.Index} ({x.r.Url.Query.Split("access_token")[0].TrimEnd('&', '?')}{(x.r.Resets > 0 ? ", told to reset" : "")}) " +
+                $"missed {string.Join(',', x.missing.Take(15))}").ToList();
         // A publish accepted twice shows as one event (one key) under two ids; two events under one id would be two
         // activations of the hub issuing the same sequence. Only clients that listen to everything can tell: a frame
         // that merges two events looks like a single event to a client whose interests filter one of them out.

@@ -34,18 +34,38 @@ public sealed class ProcessCluster : IAsyncDisposable
     public string Token(bool publish = false) =>
         CountCachula.WebFrontend.Hosting.CountCachulaAccess.MintToken(_environment["COUNTCACHULA_SIGNING_KEY"], "default", TimeSpan.FromHours(1), publish: publish);
 
+    /// <summary>
+    /// Starts the cluster. Its ports are taken below the OS's ephemeral range: a port the OS just handed out (as
+    /// <see cref="FreePorts"/> does) can be handed out again as the source port of any outgoing connection on this busy
+    /// machine before the silo binds it. A start that fails anyway (a port taken meanwhile) is tried once more.
+    /// </summary>
     public static async Task<ProcessCluster> StartAsync(int silos)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await TryStartAsync(silos);
+            }
+            catch (Xunit.Sdk.XunitException) when (attempt < 2)
+            {
+                // cluster.sh stopped what it had started; try again on other ports.
+            }
+        }
+    }
+
+    private static async Task<ProcessCluster> TryStartAsync(int silos)
     {
         var directory = Directory.CreateTempSubdirectory("countcachula-cluster-").FullName;
         var environment = new Dictionary<string, string>
         {
             ["CLUSTER_DIR"] = directory,
             ["CLUSTER_ID"] = "crash-" + Guid.NewGuid().ToString("N")[..8],
-            ["REDIS_PORT"] = FreePorts.Next().ToString(),
-            ["BALANCER_PORT"] = FreePorts.Next().ToString(),
-            ["HTTP_PORTS"] = string.Join(' ', Enumerable.Range(0, silos).Select(_ => FreePorts.Next())),
-            ["SILO_PORTS"] = string.Join(' ', Enumerable.Range(0, silos).Select(_ => FreePorts.Next())),
-            ["GATEWAY_PORTS"] = string.Join(' ', Enumerable.Range(0, silos).Select(_ => FreePorts.Next())),
+            ["REDIS_PORT"] = StablePort().ToString(),
+            ["BALANCER_PORT"] = StablePort().ToString(),
+            ["HTTP_PORTS"] = string.Join(' ', Enumerable.Range(0, silos).Select(_ => StablePort())),
+            ["SILO_PORTS"] = string.Join(' ', Enumerable.Range(0, silos).Select(_ => StablePort())),
+            ["GATEWAY_PORTS"] = string.Join(' ', Enumerable.Range(0, silos).Select(_ => StablePort())),
             ["COUNTCACHULA_SIGNING_KEY"] = Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(48)),
             ["COUNTCACHULA_API_KEY"] = Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(24)),
             // The same build the tests run against.
@@ -55,6 +75,25 @@ public sealed class ProcessCluster : IAsyncDisposable
         var urls = output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Where(l => l.StartsWith("http://", StringComparison.Ordinal)).Select(l => new Uri(l.Trim())).ToArray();
         Assert.True(urls.Length == silos + 1, $"Starting the cluster: expected the balancer's URL and {silos} silo URLs from cluster.sh, got:\n{output}");
         return new ProcessCluster(directory, environment, urls[0], urls[1..]);
+    }
+
+    /// <summary>A port between 20000 and 32000 (below Linux's ephemeral range) that nothing listens on right now.</summary>
+    private static int StablePort()
+    {
+        while (true)
+        {
+            var port = Random.Shared.Next(20_000, 32_000);
+            try
+            {
+                using var probe = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Any, port);
+                probe.Start();
+                return port;
+            }
+            catch (System.Net.Sockets.SocketException)
+            {
+                // Taken; draw another.
+            }
+        }
     }
 
     /// <summary>kill -9 silo <paramref name="index"/>.</summary>
