@@ -5,7 +5,8 @@
 #
 #   scripts/cluster.sh up [N]     start (default 3 silos); when every silo is ready and the balancer answers, prints
 #                                 the balancer's URL first, then one URL per silo (stdout), and how to get a token
-#   scripts/cluster.sh token ...  mint a token for this cluster: --tenant T [--tags "a b:*"] [--publish] [--minutes M]
+#   scripts/cluster.sh token ...  mint a token for this cluster: --tenant T --tags "a b:*"|"*" [--publish] [--admin]
+#                                 [--minutes M] (a subscriber's token needs --tags; "*" is every tag)
 #   scripts/cluster.sh kill I     kill -9 silo I (0-based), as a crash would
 #   scripts/cluster.sh down       stop nginx and the silos (TERM, KILL after DOWN_TIMEOUT s), wait until they have
 #                                 exited, then stop redis-server if this script started it
@@ -148,10 +149,11 @@ up() {
     fi
     local source=""
     [ -n "$generated" ] && source=". $dir/auth.env; "
-    echo "subscribe: curl -N \"http://127.0.0.1:$balancer_port/api/cache-events?access_token=\$($0 token --tenant ${COUNTCACHULA_API_TENANT:-default})\""
+    echo "subscribe: curl -N \"http://127.0.0.1:$balancer_port/api/cache-events?access_token=\$($0 token --tenant ${COUNTCACHULA_API_TENANT:-default} --tags '*')\""
     echo "publish:   ${source}curl -X POST -H \"X-Api-Key: \$COUNTCACHULA_API_KEY\" -H 'Content-Type: application/json' \\"
     echo "             -d '{\"tags\":[\"item:1\"]}' http://127.0.0.1:$balancer_port/api/cache/invalidate"
-    echo "a publisher's token: $0 token --tenant ${COUNTCACHULA_API_TENANT:-default} --publish"
+    echo "tokens: $0 token --tenant ${COUNTCACHULA_API_TENANT:-default} --publish (a publisher's), --admin (an operator's:"
+    echo "  /dashboard, diagnostics, /metrics)"
   } >&2
 }
 
@@ -198,5 +200,5 @@ case "${1:-}" in
   token) shift; token "$@" ;;
   down) down ;;
   kill) kill_silo "${2:-}" ;;
-  *) echo "usage: $0 up [N] | token --tenant T [--publish] | kill I | down" >&2; exit 2 ;;
+  *) echo "usage: $0 up [N] | token --tenant T --tags \"*\" [--publish] [--admin] | kill I | down" >&2; exit 2 ;;
 esac

@@ -30,9 +30,13 @@ public sealed class ProcessCluster : IAsyncDisposable
     /// <summary>The API key publishers of tenant <c>default</c> send as <c>X-Api-Key</c>.</summary>
     public string ApiKey => _environment["COUNTCACHULA_API_KEY"];
 
-    /// <summary>A token for tenant <c>default</c>, signed with the cluster's key (any tag; publishing if asked).</summary>
-    public string Token(bool publish = false) =>
-        CountCachula.WebFrontend.Hosting.CountCachulaAccess.MintToken(_environment["COUNTCACHULA_SIGNING_KEY"], "default", TimeSpan.FromHours(1), publish: publish);
+    /// <summary>A subscriber's token for tenant <c>default</c>, signed with the cluster's key, for every tag.</summary>
+    public string Token() =>
+        CountCachula.WebFrontend.Hosting.CountCachulaAccess.MintToken(_environment["COUNTCACHULA_SIGNING_KEY"], "default", TimeSpan.FromHours(1), tags: ["*"]);
+
+    /// <summary>An operator's token (the <c>admin</c> scope: diagnostics, dashboard) for tenant <c>default</c>.</summary>
+    public string AdminToken() =>
+        CountCachula.WebFrontend.Hosting.CountCachulaAccess.MintToken(_environment["COUNTCACHULA_SIGNING_KEY"], "default", TimeSpan.FromHours(1), admin: true);
 
     /// <summary>
     /// Starts the cluster. Its ports are taken below the OS's ephemeral range: a port the OS just handed out (as
@@ -103,7 +107,7 @@ public sealed class ProcessCluster : IAsyncDisposable
     public async Task<(string Silo, string HubSilo)> SiloOfAsync(HttpClient http, int index)
     {
         using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(Urls[index], "/api/cache-events/diagnostics"));
-        request.Headers.Authorization = new("Bearer", Token(publish: true));
+        request.Headers.Authorization = new("Bearer", AdminToken());
         using var response = await http.SendAsync(request);
         var diagnostics = await response.EnsureSuccessStatusCode().Content.ReadFromJsonAsync<Diagnostics>();
         return (diagnostics!.Silo, diagnostics.HubSilo);
