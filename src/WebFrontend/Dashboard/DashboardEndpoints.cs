@@ -15,7 +15,8 @@ public static class DashboardEndpoints
     private static readonly EmbeddedPage s_page = new("dashboard.html");
 
     /// <summary>
-    /// Maps <c>GET {pattern}</c> (the page) and <c>GET {pattern}/stream</c> (its data, one snapshot a second), for
+    /// Maps <c>GET {pattern}</c> (the page) and <c>GET {pattern}/stream</c> (its data: the last minutes once, as
+    /// <c>history</c>, then one <c>snapshot</c> a second), for
     /// operators only (<see cref="CountCachulaPolicies.Operator"/>: a token with the <c>admin</c> scope, sent as the
     /// cookie or <c>?access_token=</c>, which the page passes on to its stream).
     /// </summary>
@@ -28,7 +29,7 @@ public static class DashboardEndpoints
         return group;
     }
 
-    private static async Task StreamAsync(HttpContext context, IGrainFactory grains, IOptions<CountCachulaOptions> options, IHostEnvironment environment)
+    private static async Task StreamAsync(HttpContext context, IGrainFactory grains, DashboardReporter reporter, IOptions<CountCachulaOptions> options, IHostEnvironment environment)
     {
         var response = context.Response;
         response.ContentType = "text/event-stream";
@@ -37,13 +38,18 @@ public static class DashboardEndpoints
         context.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
         var aborted = context.RequestAborted;
         using var timer = new PeriodicTimer(TimeSpan.FromSeconds(1));
+        var maxBytes = options.Value.Dashboard.MaxSnapshotBytes;
         try
         {
+            // The history goes first and once, under the same cap as a snapshot; the page extends it with each snapshot.
+            await response.WriteAsync("event: history\ndata: ", aborted);
+            await response.Body.WriteAsync(reporter.History.ToJson(maxBytes), aborted);
+            await response.WriteAsync("\n\n", aborted);
             do
             {
-                var silos = await grains.GetGrain<IDashboardGrain>(DashboardReporter.GrainKey).Silos();
+                var (at, silos) = reporter.History.Latest;
                 var recent = await grains.GetGrain<ICacheHubGrain>(options.Value.DefaultTenant).Recent(RecentCount);
-                var snapshot = Snapshot(silos, recent, environment.IsDevelopment(), options.Value.Dashboard.MaxSnapshotBytes);
+                var snapshot = Snapshot(at, silos, recent, environment.IsDevelopment(), maxBytes);
                 await response.WriteAsync("event: snapshot\ndata: ", aborted);
                 await response.Body.WriteAsync(snapshot, aborted);
                 await response.WriteAsync("\n\n", aborted);
@@ -65,12 +71,12 @@ public static class DashboardEndpoints
     /// (<see cref="RecentEvent.From"/>), and while the whole is still too large the oldest events are left out. So a
     /// viewer costs a bounded amount however large the published events were.
     /// </summary>
-    internal static byte[] Snapshot(IReadOnlyList<SiloSnapshot> silos, IReadOnlyList<CacheEvent> recent, bool canPublish, int maxBytes)
+    internal static byte[] Snapshot(DateTime? at, IReadOnlyList<SiloSnapshot> silos, IReadOnlyList<CacheEvent> recent, bool canPublish, int maxBytes)
     {
         var events = recent.Take(RecentCount).Select(RecentEvent.From).ToList();
         while (true)
         {
-            var json = JsonSerializer.SerializeToUtf8Bytes(new DashboardView(silos, events, canPublish), s_json);
+            var json = JsonSerializer.SerializeToUtf8Bytes(new DashboardView(at, silos, events, canPublish), s_json);
             if (json.Length <= maxBytes || events.Count == 0)
             {
                 return json;
@@ -81,5 +87,10 @@ public static class DashboardEndpoints
         }
     }
 
-    private sealed record DashboardView(IReadOnlyList<SiloSnapshot> Silos, IReadOnlyList<RecentEvent> RecentEvents, bool CanPublish);
+    /// <summary>One snapshot as the page reads it.</summary>
+    /// <param name="At">When the silos' figures were read (the time of the page's newest chart point); null before the first.</param>
+    /// <param name="Silos">Every silo's latest figures.</param>
+    /// <param name="RecentEvents">The default tenant's latest events, newest first.</param>
+    /// <param name="CanPublish">Whether the page offers its publish form (Development only).</param>
+    private sealed record DashboardView(DateTime? At, IReadOnlyList<SiloSnapshot> Silos, IReadOnlyList<RecentEvent> RecentEvents, bool CanPublish);
 }
