@@ -14,6 +14,8 @@ public static class DashboardEndpoints
 
     private static readonly EmbeddedPage s_page = new("dashboard.html");
 
+    private static readonly TimeSpan s_stalledAfter = TimeSpan.FromSeconds(3);
+
     /// <summary>
     /// Maps <c>GET {pattern}</c> (the page) and <c>GET {pattern}/stream</c> (its data: the last minutes once, as
     /// <c>history</c>, then one <c>snapshot</c> a second), for
@@ -37,25 +39,30 @@ public static class DashboardEndpoints
         response.Headers["X-Accel-Buffering"] = "no";
         context.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
         var aborted = context.RequestAborted;
-        using var timer = new PeriodicTimer(TimeSpan.FromSeconds(1));
         var maxBytes = options.Value.Dashboard.MaxSnapshotBytes;
+        var history = reporter.History;
         try
         {
             // The history goes first and once, under the same cap as a snapshot; the page extends it with each snapshot.
             await response.WriteAsync("event: history\ndata: ", aborted);
-            await response.Body.WriteAsync(reporter.History.ToJson(maxBytes), aborted);
+            await response.Body.WriteAsync(history.ToJson(maxBytes), aborted);
             await response.WriteAsync("\n\n", aborted);
-            do
+            while (true)
             {
-                var (at, silos) = reporter.History.Latest;
+                var next = history.WhenAdded();
+                var (at, silos) = history.Latest;
                 var recent = await grains.GetGrain<ICacheHubGrain>(options.Value.DefaultTenant).Recent(RecentCount);
                 var snapshot = Snapshot(at, silos, recent, environment.IsDevelopment(), maxBytes);
                 await response.WriteAsync("event: snapshot\ndata: ", aborted);
                 await response.Body.WriteAsync(snapshot, aborted);
                 await response.WriteAsync("\n\n", aborted);
                 await response.Body.FlushAsync(aborted);
+
+                // One snapshot per point the reporter adds, so the page's chart misses none; while the reporter cannot
+                // reach the dashboard grain, still one every few seconds, so the page lists the latest events.
+                await Task.WhenAny(next, Task.Delay(s_stalledAfter, aborted));
+                aborted.ThrowIfCancellationRequested();
             }
-            while (await timer.WaitForNextTickAsync(aborted));
         }
         catch (OperationCanceledException) when (aborted.IsCancellationRequested)
         {

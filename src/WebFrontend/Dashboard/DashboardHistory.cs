@@ -25,20 +25,35 @@ public sealed class DashboardHistory
     private readonly Lock _lock = new();
     private readonly ClusterPoint?[] _points = new ClusterPoint?[Capacity];
     private int _next;
+    private TaskCompletionSource _added = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     /// <summary>The moment and silos of the latest point (what the live snapshot lists); no moment and no silos before the first.</summary>
     public (DateTime? At, IReadOnlyList<SiloSnapshot> Silos) Latest { get; private set; } = (null, []);
+
+    /// <summary>Completes when the next point is added: a viewer sends each point once, in step with the reporter.</summary>
+    public Task WhenAdded()
+    {
+        lock (_lock)
+        {
+            return _added.Task;
+        }
+    }
 
     /// <summary>Adds the cluster's figures at <paramref name="at"/>.</summary>
     public void Add(DateTime at, IReadOnlyList<SiloSnapshot> silos)
     {
         var point = ClusterPoint.From(at, silos);
+        TaskCompletionSource added;
         lock (_lock)
         {
             _points[_next] = point;
             _next = (_next + 1) % Capacity;
             Latest = (at, silos);
+            added = _added;
+            _added = new(TaskCreationOptions.RunContinuationsAsynchronously);
         }
+
+        added.SetResult();
     }
 
     /// <summary>
