@@ -26,12 +26,13 @@ internal sealed record Figures(double Events, double Deliveries, double Connecti
         figures.Select(f => f.P99).DefaultIfEmpty().Max(),
         figures.Sum(f => f.Coalescings));
 
+    /// <summary>The mean of each figure; a latency of 0 means nothing was written that second, so it is left out.</summary>
     public static Figures Average(IReadOnlyCollection<Figures> figures) => new(
         Math.Round(figures.Average(f => f.Events), 1),
         Math.Round(figures.Average(f => f.Deliveries), 1),
         Math.Round(figures.Average(f => f.Connections), 1),
-        Math.Round(figures.Average(f => f.P50), 2),
-        Math.Round(figures.Average(f => f.P99), 2),
+        Math.Round(figures.Select(f => f.P50).Where(p => p > 0).DefaultIfEmpty().Average(), 2),
+        Math.Round(figures.Select(f => f.P99).Where(p => p > 0).DefaultIfEmpty().Average(), 2),
         Math.Round(figures.Average(f => f.Coalescings), 1));
 }
 

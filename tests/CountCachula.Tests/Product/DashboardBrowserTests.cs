@@ -73,6 +73,12 @@ public sealed class DashboardBrowserTests(FrontendFixture frontend) : IClassFixt
         await page.Locator("#chart-events .legend span").First.WaitForAsync();
         Assert.Contains(":", await page.Locator("#chart-events .legend span").First.TextContentAsync());
         await Browser.ScreenshotAsync(page, "dashboard-charts-per-silo.png");
+
+        // Per tenant, the events and connections charts have a line for the tenant the listener belongs to.
+        await page.CheckAsync("input[name=by][value=tenant]");
+        await page.Locator("#chart-connections .legend span", new() { HasTextString = "default" }).WaitForAsync();
+        await page.Locator("#chart-events .legend span", new() { HasTextString = "default" }).WaitForAsync();
+        await Browser.ScreenshotAsync(page, "dashboard-charts-per-tenant.png");
     }
 
     [Theory]
@@ -83,8 +89,10 @@ public sealed class DashboardBrowserTests(FrontendFixture frontend) : IClassFixt
         await using var browser = await Browser.LaunchAsync();
         var page = await browser.NewPageAsync(width);
         var failed = Browser.FailedRequests(page);
+        await using var listener = (await SseClient.ConnectAndWaitAsync(frontend.Http)).Client;
         await OpenAsync(page);
         await frontend.Get<ICacheHub>().InvalidateAsync("layout:" + Guid.NewGuid().ToString("N"));
+        await listener.NextOfTypeAsync("invalidate", "the listener gets the invalidation");
         await page.Locator("#events tr").First.WaitForAsync();
 
         foreach (var chart in new[] { "events", "deliveries", "connections", "latency", "coalescings" })
