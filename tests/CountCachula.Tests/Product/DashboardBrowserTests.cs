@@ -93,7 +93,7 @@ public sealed class DashboardBrowserTests(FrontendFixture frontend) : IClassFixt
         await OpenAsync(page);
         await frontend.Get<ICacheHub>().InvalidateAsync("layout:" + Guid.NewGuid().ToString("N"));
         await listener.NextOfTypeAsync("invalidate", "the listener gets the invalidation");
-        await page.Locator("#events tr").First.WaitForAsync();
+        await page.Locator("#events td.time").First.WaitForAsync();
 
         foreach (var chart in new[] { "events", "deliveries", "connections", "latency", "coalescings" })
         {
