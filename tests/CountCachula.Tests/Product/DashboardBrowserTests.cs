@@ -101,6 +101,11 @@ public sealed class DashboardBrowserTests(FrontendFixture frontend) : IClassFixt
         }
 
         Assert.True(await page.Locator("#total-connections").IsVisibleAsync());
+
+        // "1 connection", "1 silo"; "2 connections".
+        var connections = await page.Locator("#total-connections").TextContentAsync();
+        Assert.Equal(connections == "1" ? "connection" : "connections", await page.Locator("#total-connections-label").TextContentAsync());
+        Assert.Equal("silo", await page.Locator("#total-silos-label").TextContentAsync());
         await Browser.AssertNoSidewaysScrollAsync(page, $"The dashboard at {width} px");
         Assert.Equal(1, await page.EvaluateAsync<int>("() => document.querySelector('#events td.time').getClientRects().length"));
         Assert.True(failed.Count == 0, string.Join("; ", failed));
