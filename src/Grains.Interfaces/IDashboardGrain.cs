@@ -32,12 +32,21 @@ public sealed record SiloSnapshot
     /// <summary>Deliveries per second over the last interval.</summary>
     [Id(4)] public required double DeliveriesPerSecond { get; init; }
 
-    /// <summary>Publish-to-dispatch latency of recent events, 50th percentile, ms.</summary>
+    /// <summary>Publish-to-write latency of recent writes to connections, 50th percentile, ms.</summary>
     [Id(5)] public required double LatencyP50Ms { get; init; }
 
-    /// <summary>Publish-to-dispatch latency of recent events, 99th percentile, ms.</summary>
+    /// <summary>Publish-to-write latency of recent writes to connections, 99th percentile, ms.</summary>
     [Id(6)] public required double LatencyP99Ms { get; init; }
 
     /// <summary>Streams the silo reads.</summary>
     [Id(7)] public required int StreamSubscriptions { get; init; }
+
+    /// <summary>Times per second a slow client's pending frames were coalesced, over the last interval.</summary>
+    [Id(8)] public double CoalescingsPerSecond { get; init; }
+
+    /// <summary>
+    /// Events dispatched per second over the last interval, per tenant (the busiest ones, the rest summed up; absent
+    /// from silos that report no tenants).
+    /// </summary>
+    [Id(9)] public IReadOnlyDictionary<string, double>? EventsPerSecondByTenant { get; init; }
 }

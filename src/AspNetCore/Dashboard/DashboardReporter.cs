@@ -1,35 +1,46 @@
+using System.Diagnostics.Metrics;
 using CountCachula.WebFrontend.Connections;
 using CountCachula.WebFrontend.Streaming;
 
 namespace CountCachula.WebFrontend.Dashboard;
 
-/// <summary>Each second, takes this silo's figures and reports them to the cluster's <see cref="IDashboardGrain"/>.</summary>
+/// <summary>
+/// Each second, takes this silo's figures and reports them to the cluster's <see cref="IDashboardGrain"/>, then reads
+/// back every silo's figures into this silo's <see cref="History"/>, which the dashboard streams to its viewers (so
+/// viewers add no calls to the grain however many there are).
+/// </summary>
 internal sealed partial class DashboardReporter(
     IGrainFactory grains,
     ConnectionRegistry registry,
     TopicSubscriptions subscriptions,
     CountCachulaMetrics metrics,
     RecentActivity activity,
+    IMeterFactory meterFactory,
     ILogger<DashboardReporter> logger) : BackgroundService
 {
+    private readonly WriteLatencies _latencies = new(meterFactory);
+
     /// <summary>The key of the cluster's dashboard grain.</summary>
     public const string GrainKey = "cluster";
 
     /// <summary>The figures last taken here.</summary>
     public SiloSnapshot? Latest { get; private set; }
 
+    /// <summary>The cluster's figures of the last minutes, as this silo read them.</summary>
+    public DashboardHistory History { get; } = new();
+
     /// <inheritdoc />
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         using var timer = new PeriodicTimer(TimeSpan.FromSeconds(1));
-        var (lastEvents, lastDeliveries, lastAt) = (metrics.Events, metrics.Deliveries, DateTime.UtcNow);
+        var (lastEvents, lastDeliveries, lastCoalescings, lastAt) = (metrics.Events, metrics.Deliveries, metrics.Coalescings, DateTime.UtcNow);
         try
         {
             while (await timer.WaitForNextTickAsync(stoppingToken))
             {
                 var now = DateTime.UtcNow;
                 var seconds = Math.Max(0.001, (now - lastAt).TotalSeconds);
-                var (p50, p99) = activity.Percentiles();
+                var (p50, p99) = _latencies.TakePercentiles();
                 var snapshot = new SiloSnapshot
                 {
                     Silo = subscriptions.SiloId,
@@ -40,12 +51,16 @@ internal sealed partial class DashboardReporter(
                     LatencyP50Ms = Math.Round(p50, 2),
                     LatencyP99Ms = Math.Round(p99, 2),
                     StreamSubscriptions = subscriptions.Count,
+                    CoalescingsPerSecond = Math.Round((metrics.Coalescings - lastCoalescings) / seconds, 1),
+                    EventsPerSecondByTenant = EventsPerSecondByTenant(activity.TakeEventsByTenant(), seconds),
                 };
-                (lastEvents, lastDeliveries, lastAt) = (metrics.Events, metrics.Deliveries, now);
+                (lastEvents, lastDeliveries, lastCoalescings, lastAt) = (metrics.Events, metrics.Deliveries, metrics.Coalescings, now);
                 Latest = snapshot;
                 try
                 {
-                    await grains.GetGrain<IDashboardGrain>(GrainKey).Report(snapshot);
+                    var dashboard = grains.GetGrain<IDashboardGrain>(GrainKey);
+                    await dashboard.Report(snapshot);
+                    History.Add(now, await dashboard.Silos());
                 }
                 catch (Exception exception) when (exception is not OperationCanceledException)
                 {
@@ -77,6 +92,27 @@ internal sealed partial class DashboardReporter(
         }
 
         return shown;
+    }
+
+    /// <summary>The busiest <see cref="MaxTenantsShown"/> tenants' event rates, and the rest as one sum.</summary>
+    internal static Dictionary<string, double> EventsPerSecondByTenant(Dictionary<string, int> counts, double seconds)
+    {
+        var ordered = counts.OrderByDescending(c => c.Value).ThenBy(c => c.Key, StringComparer.Ordinal).ToList();
+        var shown = ordered.Where(c => c.Key != OtherTenants).Take(MaxTenantsShown).ToDictionary(c => c.Key, c => Math.Round(c.Value / seconds, 1), StringComparer.Ordinal);
+        var rest = ordered.Where(c => !shown.ContainsKey(c.Key)).Sum(c => c.Value);
+        if (rest > 0)
+        {
+            shown[OtherTenants] = Math.Round(rest / seconds, 1);
+        }
+
+        return shown;
+    }
+
+    /// <inheritdoc />
+    public override void Dispose()
+    {
+        _latencies.Dispose();
+        base.Dispose();
     }
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Reporting to the dashboard grain failed")]

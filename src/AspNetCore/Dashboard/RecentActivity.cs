@@ -1,44 +1,36 @@
 namespace CountCachula.WebFrontend.Dashboard;
 
 /// <summary>
-/// The publish-to-dispatch latencies of the last events this silo dispatched, in a fixed-size ring: what the dashboard
-/// shows as percentiles, at the cost of one lock per event (not per delivery).
+/// Counts the events this silo dispatched per tenant since the dashboard last took the counts, at the cost of one lock
+/// per event (not per delivery). At most <see cref="MaxTenants"/> tenants are counted by name in one interval; the
+/// others are summed up under <see cref="DashboardReporter.OtherTenants"/>, so a flood of tenants cannot grow it.
 /// </summary>
 internal sealed class RecentActivity
 {
-    private const int Capacity = 1024;
+    /// <summary>The most tenants counted by name between two takes.</summary>
+    public const int MaxTenants = 1024;
+
     private readonly Lock _lock = new();
-    private readonly double[] _latencies = new double[Capacity];
-    private int _count;
-    private int _next;
+    private Dictionary<string, int> _eventsByTenant = new(StringComparer.Ordinal);
 
     /// <summary>Records one dispatched event.</summary>
     public void Record(CacheEvent cacheEvent)
     {
-        var latency = (DateTime.UtcNow - cacheEvent.PublishedAtUtc).TotalMilliseconds;
         lock (_lock)
         {
-            _latencies[_next] = latency;
-            _next = (_next + 1) % Capacity;
-            _count = Math.Min(_count + 1, Capacity);
+            var tenant = _eventsByTenant.Count < MaxTenants || _eventsByTenant.ContainsKey(cacheEvent.Tenant) ? cacheEvent.Tenant : DashboardReporter.OtherTenants;
+            _eventsByTenant[tenant] = _eventsByTenant.GetValueOrDefault(tenant) + 1;
         }
     }
 
-    /// <summary>The 50th and 99th percentile of recent latencies, ms (0 when there were none).</summary>
-    public (double P50, double P99) Percentiles()
+    /// <summary>The counts since the last take, per tenant; starts counting afresh.</summary>
+    public Dictionary<string, int> TakeEventsByTenant()
     {
-        double[] sample;
         lock (_lock)
         {
-            sample = _latencies[.._count];
+            var taken = _eventsByTenant;
+            _eventsByTenant = new(StringComparer.Ordinal);
+            return taken;
         }
-
-        if (sample.Length == 0)
-        {
-            return (0, 0);
-        }
-
-        Array.Sort(sample);
-        return (sample[(int)Math.Ceiling(sample.Length * 0.50) - 1], sample[(int)Math.Ceiling(sample.Length * 0.99) - 1]);
     }
 }

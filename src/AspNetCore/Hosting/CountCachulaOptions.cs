@@ -19,13 +19,13 @@ public sealed class CountCachulaOptions
     public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>The smallest reconnection delay (SSE <c>retry:</c>, ms) sent to a browser.</summary>
-    public int RetryMilliseconds { get; set; } = 2000;
+    public int RetryMilliseconds { get; set; } = 500;
 
     /// <summary>
     /// A random extra delay of up to this many ms is added to <see cref="RetryMilliseconds"/> per connection, so the
     /// clients of a silo that goes away do not all reconnect in the same instant.
     /// </summary>
-    public int RetryJitterMilliseconds { get; set; } = 3000;
+    public int RetryJitterMilliseconds { get; set; } = 500;
 
     /// <summary>
     /// How many frames may wait for one connection's writer. When a client reads so slowly that this many pile up, they

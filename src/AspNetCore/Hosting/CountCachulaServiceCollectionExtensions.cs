@@ -72,6 +72,7 @@ public static class CountCachulaServiceCollectionExtensions
         services.TryAddSingleton<RecentActivity>();
         services.TryAddSingleton<DashboardReporter>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, DashboardReporter>(sp => sp.GetRequiredService<DashboardReporter>()));
+        services.TryAddSingleton(sp => sp.GetRequiredService<DashboardReporter>().History);
 
         // Cache tags and output-cache eviction; the real client's query shape is read before routing and authentication.
         services.AddRouting();

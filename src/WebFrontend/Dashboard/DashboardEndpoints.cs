@@ -17,8 +17,11 @@ public static class DashboardEndpoints
 
     private static readonly EmbeddedPage s_page = new("dashboard.html");
 
+    private static readonly TimeSpan s_stalledAfter = TimeSpan.FromSeconds(3);
+
     /// <summary>
-    /// Maps <c>GET {pattern}</c> (the page) and <c>GET {pattern}/stream</c> (its data, one snapshot a second), for
+    /// Maps <c>GET {pattern}</c> (the page) and <c>GET {pattern}/stream</c> (its data: the last minutes once, as
+    /// <c>history</c>, then one <c>snapshot</c> a second), for
     /// operators only (<see cref="CountCachulaPolicies.Operator"/>: a token with the <c>admin</c> scope, sent as the
     /// cookie or <c>?access_token=</c>, which the page passes on to its stream).
     /// </summary>
@@ -31,7 +34,7 @@ public static class DashboardEndpoints
         return group;
     }
 
-    private static async Task StreamAsync(HttpContext context, IGrainFactory grains, IOptions<CountCachulaOptions> options, IHostEnvironment environment)
+    private static async Task StreamAsync(HttpContext context, IGrainFactory grains, DashboardHistory history, IOptions<CountCachulaOptions> options, IHostEnvironment environment)
     {
         var response = context.Response;
         response.ContentType = "text/event-stream";
@@ -39,20 +42,29 @@ public static class DashboardEndpoints
         response.Headers["X-Accel-Buffering"] = "no";
         context.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
         var aborted = context.RequestAborted;
-        using var timer = new PeriodicTimer(TimeSpan.FromSeconds(1));
+        var maxBytes = options.Value.Dashboard.MaxSnapshotBytes;
         try
         {
-            do
+            // The history goes first and once, under the same cap as a snapshot; the page extends it with each snapshot.
+            await response.WriteAsync("event: history\ndata: ", aborted);
+            await response.Body.WriteAsync(history.ToJson(maxBytes), aborted);
+            await response.WriteAsync("\n\n", aborted);
+            while (true)
             {
-                var silos = await grains.GetGrain<IDashboardGrain>(ClusterKey).Silos();
+                var next = history.WhenAdded();
+                var (at, silos) = history.Latest;
                 var recent = await grains.GetGrain<ICacheHubGrain>(options.Value.DefaultTenant).Recent(RecentCount);
-                var snapshot = Snapshot(silos, recent, environment.IsDevelopment(), options.Value.Dashboard.MaxSnapshotBytes);
+                var snapshot = Snapshot(at, silos, recent, environment.IsDevelopment(), maxBytes);
                 await response.WriteAsync("event: snapshot\ndata: ", aborted);
                 await response.Body.WriteAsync(snapshot, aborted);
                 await response.WriteAsync("\n\n", aborted);
                 await response.Body.FlushAsync(aborted);
+
+                // One snapshot per point the reporter adds, so the page's chart misses none; while the reporter cannot
+                // reach the dashboard grain, still one every few seconds, so the page lists the latest events.
+                await Task.WhenAny(next, Task.Delay(s_stalledAfter, aborted));
+                aborted.ThrowIfCancellationRequested();
             }
-            while (await timer.WaitForNextTickAsync(aborted));
         }
         catch (OperationCanceledException) when (aborted.IsCancellationRequested)
         {
@@ -68,12 +80,12 @@ public static class DashboardEndpoints
     /// (<see cref="RecentEvent.From"/>), and while the whole is still too large the oldest events are left out. So a
     /// viewer costs a bounded amount however large the published events were.
     /// </summary>
-    internal static byte[] Snapshot(IReadOnlyList<SiloSnapshot> silos, IReadOnlyList<CacheEvent> recent, bool canPublish, int maxBytes)
+    internal static byte[] Snapshot(DateTime? at, IReadOnlyList<SiloSnapshot> silos, IReadOnlyList<CacheEvent> recent, bool canPublish, int maxBytes)
     {
         var events = recent.Take(RecentCount).Select(RecentEvent.From).ToList();
         while (true)
         {
-            var json = JsonSerializer.SerializeToUtf8Bytes(new DashboardView(silos, events, canPublish), s_json);
+            var json = JsonSerializer.SerializeToUtf8Bytes(new DashboardView(at, silos, events, canPublish), s_json);
             if (json.Length <= maxBytes || events.Count == 0)
             {
                 return json;
@@ -84,5 +96,10 @@ public static class DashboardEndpoints
         }
     }
 
-    private sealed record DashboardView(IReadOnlyList<SiloSnapshot> Silos, IReadOnlyList<RecentEvent> RecentEvents, bool CanPublish);
+    /// <summary>One snapshot as the page reads it.</summary>
+    /// <param name="At">When the silos' figures were read (the time of the page's newest chart point); null before the first.</param>
+    /// <param name="Silos">Every silo's latest figures.</param>
+    /// <param name="RecentEvents">The default tenant's latest events, newest first.</param>
+    /// <param name="CanPublish">Whether the page offers its publish form (Development only).</param>
+    private sealed record DashboardView(DateTime? At, IReadOnlyList<SiloSnapshot> Silos, IReadOnlyList<RecentEvent> RecentEvents, bool CanPublish);
 }

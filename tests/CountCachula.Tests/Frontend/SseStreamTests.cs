@@ -25,7 +25,7 @@ public sealed class SseStreamTests(FrontendFixture frontend) : IClassFixture<Fro
         Assert.Equal("default", data.RootElement.GetProperty("tenant").GetString());
         Assert.StartsWith("retry: ", client.RawText);
         Assert.NotNull(client.Retry);
-        Assert.InRange(client.Retry!.Value.TotalMilliseconds, 2000, 5000);
+        Assert.InRange(client.Retry!.Value.TotalMilliseconds, 500, 1000);
     }
 
     [Fact]
