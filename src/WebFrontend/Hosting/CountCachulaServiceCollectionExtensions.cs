@@ -63,7 +63,10 @@ public static class CountCachulaServiceCollectionExtensions
         services.TryAddSingleton<CountCachulaMetrics>();
         services.TryAddSingleton<ConnectionRegistry>();
         services.TryAddSingleton<CacheEventDispatcher>();
+        services.TryAddSingleton(ListenerIdentity.From);
         services.TryAddSingleton<TopicSubscriptions>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<CountCachulaOptions>, DeliveryOptionsValidator>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, DeliveryMonitor>());
         services.TryAddSingleton<ICacheHub>(sp => new CacheHub(
             sp.GetRequiredService<IGrainFactory>(),
             sp.GetRequiredService<IOptions<CountCachulaOptions>>().Value.DefaultTenant));
@@ -78,7 +81,8 @@ public static class CountCachulaServiceCollectionExtensions
         services.TryAddEnumerable(ServiceDescriptor.Transient<IStartupFilter, ClientQueryShapeStartupFilter>());
 
         services.AddHealthChecks()
-            .AddCheck<SiloHealthCheck>("silo", tags: ["ready"]);
+            .AddCheck<SiloHealthCheck>("silo", tags: ["ready"])
+            .AddCheck<DeliveryHealthCheck>("delivery", tags: ["ready"]);
         return services;
     }
 
