@@ -77,6 +77,11 @@ internal sealed partial class TenantListener
 
             services.Metrics.SubscriptionOpened();
             services.Changed();
+            if (!_touched)
+            {
+                _touched = true;
+                _ = TouchHubAsync();
+            }
         }
 
         var calls = new List<(Task Call, Action Done)>();

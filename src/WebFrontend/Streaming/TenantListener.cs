@@ -26,10 +26,12 @@ internal sealed partial class TenantListener(string tenant, ListenerServices ser
     private bool _recovering;
     private bool _recoverAgain;
     private bool _closed;
+    private bool _touched;
     private long _epoch;
     private DateTime _idleSinceUtc = DateTime.UtcNow;
     private DateTime _verifiedAtUtc = DateTime.UtcNow;
     private DateTime _renewedAtUtc = DateTime.UtcNow;
+    private DateTime _coveredFromUtc = DateTime.UtcNow;
 
     public string Tenant => tenant;
 
@@ -215,7 +217,14 @@ internal sealed partial class TenantListener(string tenant, ListenerServices ser
             bool again;
             do
             {
+                // Nothing before this listener existed concerns it; and the hub's history vouches only for the time
+                // since it was created, which a frontend confirms once it starts listening (see TouchHubAsync).
                 var since = DateTime.UtcNow - services.Options.RecoveryWindow;
+                lock (_lock)
+                {
+                    since = since > _coveredFromUtc ? since : _coveredFromUtc;
+                }
+
                 lock (_lock)
                 {
                     _recoverAgain = false;
@@ -269,6 +278,26 @@ internal sealed partial class TenantListener(string tenant, ListenerServices ser
 
             _closed = true;
             return true;
+        }
+    }
+
+    /// <summary>
+    /// Makes sure the tenant's hub, and so its history, exists from now on (it is created on first use), so a later
+    /// recovery can tell "nothing happened" from "the history was lost". Off the connect path: never delays a stream.
+    /// </summary>
+    private async Task TouchHubAsync()
+    {
+        try
+        {
+            await services.Client.GetGrain<ICacheHubGrain>(tenant).GetHistoryStats();
+            lock (_lock)
+            {
+                _coveredFromUtc = DateTime.UtcNow;
+            }
+        }
+        catch (Exception exception)
+        {
+            LogRecoveryFailed(services.Logger, tenant, exception);
         }
     }
 

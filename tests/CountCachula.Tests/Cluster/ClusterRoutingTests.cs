@@ -111,13 +111,14 @@ public sealed class ClusterRoutingTests(ThreeSiloFixture cluster) : IClassFixtur
     [Fact]
     public async Task A_stream_with_a_thousand_tags_connects_and_registers_them_with_their_shards()
     {
-        var prefix = "bulk-" + Guid.NewGuid().ToString("N")[..6] + ":";
+        // Short tags, so the thousand fit in one request line (Kestrel's limit is 8 KB).
+        const string prefix = "q";
         var tags = Enumerable.Range(0, 1000).Select(i => prefix + i).ToArray();
         var (stream, _) = await SseClient.ConnectAndWaitAsync(B.Http, "/api/cache-events?tags=" + string.Join(',', tags));
         await using var _ = stream;
 
         var b = B.Get<TopicSubscriptions>();
-        Assert.Equal(1000, b.RegisteredTags("default").Count(t => t.StartsWith(prefix, StringComparison.Ordinal)));
+        Assert.Equal(1000, b.RegisteredTags("default").Count(t => t.StartsWith(prefix, StringComparison.Ordinal) && t[1..].All(char.IsAsciiDigit)));
         await A.Get<ICacheHub>().InvalidateAsync(tags[0], tags[999]);
         Assert.Equal($"{tags[0]},{tags[999]}", (await stream.NextAsync("an event for two of the thousand tags")).Data);
     }
