@@ -44,6 +44,10 @@ public sealed partial class CacheHubGrain(
         // the storage was lost, and an id from before that can never be mistaken for a new one.
         _sequence = Math.Max(_history.LastSequence, new DateTimeOffset(now).ToUnixTimeMilliseconds() * 1000);
         _debounceWindow = settings.DebounceWindowFor(Tenant);
+
+        // The previous activation may have recorded events it never routed (it failed, or its silo died, between the
+        // two): route the recent ones again, right after activation. Listeners drop what they already have.
+        this.RegisterGrainTimer(RerouteRecentAsync, new GrainTimerCreationOptions(TimeSpan.Zero, Timeout.InfiniteTimeSpan));
     }
 
     /// <inheritdoc />
@@ -97,6 +101,21 @@ public sealed partial class CacheHubGrain(
     /// <inheritdoc />
     public Task<string> GetSilo() =>
         Task.FromResult(ServiceProvider.GetRequiredService<ILocalSiloDetails>().SiloAddress.ToParsableString());
+
+    private async Task RerouteRecentAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            foreach (var cacheEvent in await _history.SinceAsync(DateTime.UtcNow - options.Value.RerouteOnActivation))
+            {
+                await RouteAsync(cacheEvent);
+            }
+        }
+        catch (Exception exception)
+        {
+            LogRouteFailed(logger, Tenant, 0, exception);
+        }
+    }
 
     private Task FlushDebouncedAsync()
     {

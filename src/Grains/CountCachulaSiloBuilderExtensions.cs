@@ -29,9 +29,9 @@ public static class CountCachulaSiloBuilderExtensions
         }
 
         if (options.HistoryMaxBytes < 64 * 1024 || options.IdempotencyWindow < TimeSpan.Zero || options.IdempotencyMaxKeys < 0
-            || options.RouteTimeout <= TimeSpan.Zero || options.ClientListenerLease < TimeSpan.FromMinutes(1))
+            || options.RouteTimeout <= TimeSpan.Zero || options.ClientListenerLease < TimeSpan.FromMinutes(5) || options.RerouteOnActivation < TimeSpan.Zero)
         {
-            throw new ArgumentOutOfRangeException(nameof(configure), "HistoryMaxBytes must be at least 65536, IdempotencyWindow and IdempotencyMaxKeys not negative, RouteTimeout positive, ClientListenerLease at least a minute.");
+            throw new ArgumentOutOfRangeException(nameof(configure), "HistoryMaxBytes must be at least 65536, IdempotencyWindow and IdempotencyMaxKeys not negative, RouteTimeout positive, ClientListenerLease at least 5 minutes, RerouteOnActivation not negative.");
         }
 
         if (options.StreamQueueCount < 1)
@@ -53,6 +53,7 @@ public static class CountCachulaSiloBuilderExtensions
             o.IdempotencyMaxKeys = options.IdempotencyMaxKeys;
             o.RouteTimeout = options.RouteTimeout;
             o.ClientListenerLease = options.ClientListenerLease;
+            o.RerouteOnActivation = options.RerouteOnActivation;
             o.DebounceWindows = new Dictionary<string, TimeSpan>(options.DebounceWindows, StringComparer.Ordinal);
         });
         builder.Services.AddMetrics();

@@ -47,6 +47,12 @@ public sealed class CountCachulaSiloOptions
     public TimeSpan RouteTimeout { get; set; } = TimeSpan.FromSeconds(2);
 
     /// <summary>
+    /// When a hub activates, the events it finds recorded within this span are routed again: the activation before it
+    /// may have recorded them without routing them (storage answered late, or its silo died in between). Zero: off.
+    /// </summary>
+    public TimeSpan RerouteOnActivation { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
     /// How long a listener that is not a silo (an Orleans client's web tier) stays registered with the topic grains
     /// without registering again; such listeners renew well within it. Silo listeners follow membership instead.
     /// </summary>

@@ -135,6 +135,18 @@ internal sealed class HubHistory(IPersistentState<HistoryIndex> state, IGrainFac
         return new CacheReplay { Complete = true, Events = events, Through = LastSequence };
     }
 
+    /// <summary>The recorded events published after <paramref name="sinceUtc"/>, oldest first (whatever is retained).</summary>
+    public async Task<List<CacheEvent>> SinceAsync(DateTime sinceUtc)
+    {
+        var events = new List<CacheEvent>();
+        for (var i = Index.Segments.Count - 1; i >= 0 && Index.Segments[i].LastAtUtc > sinceUtc; i--)
+        {
+            events.InsertRange(0, (await Segment(Index.Segments[i].Number).Read(0)).Where(e => e.PublishedAtUtc > sinceUtc));
+        }
+
+        return events;
+    }
+
     /// <summary>The newest <paramref name="count"/> events, newest first.</summary>
     public async Task<IReadOnlyList<CacheEvent>> RecentAsync(int count)
     {
