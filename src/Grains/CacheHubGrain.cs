@@ -47,7 +47,12 @@ public sealed partial class CacheHubGrain(
 
         // The previous activation may have recorded events it never routed (it failed, or its silo died, between the
         // two): route the recent ones again, right after activation. Listeners drop what they already have.
-        this.RegisterGrainTimer(RerouteRecentAsync, new GrainTimerCreationOptions(TimeSpan.Zero, Timeout.InfiniteTimeSpan));
+        // Only what was recorded before this activation: its own events it routes itself.
+        var recordedBefore = _history.LastSequence;
+        if (recordedBefore > 0 && settings.RerouteOnActivation > TimeSpan.Zero)
+        {
+            this.RegisterGrainTimer(ct => RerouteRecentAsync(recordedBefore, ct), new GrainTimerCreationOptions(TimeSpan.Zero, Timeout.InfiniteTimeSpan));
+        }
     }
 
     /// <inheritdoc />
@@ -102,11 +107,11 @@ public sealed partial class CacheHubGrain(
     public Task<string> GetSilo() =>
         Task.FromResult(ServiceProvider.GetRequiredService<ILocalSiloDetails>().SiloAddress.ToParsableString());
 
-    private async Task RerouteRecentAsync(CancellationToken cancellationToken)
+    private async Task RerouteRecentAsync(long recordedBefore, CancellationToken cancellationToken)
     {
         try
         {
-            foreach (var cacheEvent in await _history.SinceAsync(DateTime.UtcNow - options.Value.RerouteOnActivation))
+            foreach (var cacheEvent in (await _history.SinceAsync(DateTime.UtcNow - options.Value.RerouteOnActivation)).Where(e => e.Sequence <= recordedBefore))
             {
                 await RouteAsync(cacheEvent);
             }

@@ -17,7 +17,7 @@ public static class TransientFailures
         for (var current = exception; current is not null; current = current.InnerException)
         {
             if (current is HubUnavailableException or OrleansException or TimeoutException or IOException or SocketException
-                || current.GetType().Namespace?.StartsWith("StackExchange.Redis", StringComparison.Ordinal) == true)
+                || current.GetType().Namespace?.Contains("Redis", StringComparison.Ordinal) == true)
             {
                 return true;
             }
