@@ -121,7 +121,9 @@ public sealed class PublishSemanticsHttpTests(SmallBudgetFixture frontend) : ICl
         await using var _ = within;
 
         using var beyond = await frontend.Http.GetAsync("/api/cache-events?tags=budget:extra", HttpCompletionOption.ResponseHeadersRead);
-        using var change = await frontend.Http.PostAsJsonAsync($"/api/cache-events/{id}/interests", new { add = new[] { "budget:extra" } });
+        using var changeRequest = new HttpRequestMessage(HttpMethod.Post, $"/api/cache-events/{id}/interests") { Content = JsonContent.Create(new { add = new[] { "budget:extra" } }) };
+        changeRequest.Headers.Add("X-Stream-Key", within.StreamKey);
+        using var change = await frontend.Http.SendAsync(changeRequest);
         using var reuse = await frontend.Http.GetAsync("/api/cache-events?tags=budget:0", HttpCompletionOption.ResponseHeadersRead);
 
         Assert.Equal(HttpStatusCode.TooManyRequests, beyond.StatusCode);
