@@ -48,10 +48,8 @@ internal sealed class HubHistory(IPersistentState<HistoryIndex> state, IGrainFac
                 info.Bytes = events.Sum(SizeOf);
             }
 
-            if (i == Index.Segments.Count - 1)
-            {
-                LastSequence = Math.Max(info.LastSequence, Index.FloorSequence);
-            }
+            // The newest segment may still be empty (opened, then its first append failed): the one before knows.
+            LastSequence = Math.Max(LastSequence, Math.Max(info.LastSequence, Index.FloorSequence));
 
             foreach (var cacheEvent in events.Where(e => e.IdempotencyKey is not null && nowUtc - e.PublishedAtUtc <= options.IdempotencyWindow))
             {

@@ -35,7 +35,10 @@ public sealed partial class TopicSubscriptions
     }
 
     /// <summary>This frontend's listener id, as the topic grains know it.</summary>
-    public string SiloId => _services.Identity.Id;
+    public string ListenerId => _services.Identity.Id;
+
+    /// <summary>This frontend's silo (its parsable address), or its listener id when no silo is co-hosted.</summary>
+    public string SiloId => _services.Identity.IsSilo ? _services.Identity.Id[CacheListeners.SiloPrefix.Length..] : _services.Identity.Id;
 
     /// <summary>How many inbox streams this frontend is subscribed to (one per tenant it serves).</summary>
     public int Count => _tenants.Values.Count(t => t.HasInbox);

@@ -85,12 +85,12 @@ public sealed class ClusterRoutingTests(ThreeSiloFixture cluster) : IClassFixtur
         await using var _ = stream;
 
         var c = C.Get<TopicSubscriptions>();
-        Assert.Equal([c.SiloId], await topic.ListenersOf(tag));
+        Assert.Equal([c.ListenerId], await topic.ListenersOf(tag));
         Assert.Contains(tag, c.RegisteredTags("default"));
         Assert.DoesNotContain(tag, A.Get<TopicSubscriptions>().RegisteredTags("default"));
         Assert.DoesNotContain(tag, B.Get<TopicSubscriptions>().RegisteredTags("default"));
         Assert.True(c.IsSubscribedToInbox("default"));
-        Assert.DoesNotContain(c.SiloId, await A.Get<IGrainFactory>().GetGrain<IBroadcastGrain>("default").Listeners(BroadcastInterest.Everything));
+        Assert.DoesNotContain(c.ListenerId, await A.Get<IGrainFactory>().GetGrain<IBroadcastGrain>("default").Listeners(BroadcastInterest.Everything));
 
         await A.Get<ICacheHub>().InvalidateAsync(tag);
         Assert.Equal(tag, (await stream.NextAsync("the tag's event, published on another silo")).Data);

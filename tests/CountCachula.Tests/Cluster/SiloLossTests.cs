@@ -43,7 +43,7 @@ public sealed class SiloLossTests(SiloLossFixture cluster, ITestOutputHelper out
         await using var streamA = onA;
         await using var streamB = onB;
         var (onC, _) = await SseClient.ConnectAndWaitAsync(c.Http, query);
-        var dead = c.Get<TopicSubscriptions>().SiloId;
+        var dead = c.Get<TopicSubscriptions>().ListenerId;
         var grains = a.Get<IGrainFactory>();
         Assert.Contains(dead, await grains.GetGrain<ITagTopicGrain>(CacheTopics.TopicKeyFor("default", tags[0])).ListenersOf(tags[0]));
 
@@ -70,8 +70,8 @@ public sealed class SiloLossTests(SiloLossFixture cluster, ITestOutputHelper out
         {
             var listeners = await grains.GetGrain<ITagTopicGrain>(CacheTopics.TopicKeyFor("default", tag)).ListenersOf(tag);
             Assert.DoesNotContain(dead, listeners);
-            Assert.Contains(a.Get<TopicSubscriptions>().SiloId, listeners);
-            Assert.Contains(b.Get<TopicSubscriptions>().SiloId, listeners);
+            Assert.Contains(a.Get<TopicSubscriptions>().ListenerId, listeners);
+            Assert.Contains(b.Get<TopicSubscriptions>().ListenerId, listeners);
         }
     }
 
