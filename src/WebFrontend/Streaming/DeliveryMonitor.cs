@@ -53,9 +53,27 @@ public sealed partial class DeliveryMonitor(
                 if (newlyDead.Count > 0)
                 {
                     LogSiloDead(logger, string.Join(", ", newlyDead));
-                    _ = subscriptions.RecoverAllAsync($"silo {string.Join(", ", newlyDead)} was declared dead");
+                    _ = RecoverTwiceAsync($"silo {string.Join(", ", newlyDead)} was declared dead", stoppingToken);
                 }
             }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            // Shutting down.
+        }
+    }
+
+    /// <summary>
+    /// Recovers at once, and again one check interval later: while the cluster converges on a silo's death a topic
+    /// grain can briefly exist twice, and a registration that landed on the copy that loses would otherwise go unseen.
+    /// </summary>
+    private async Task RecoverTwiceAsync(string reason, CancellationToken stoppingToken)
+    {
+        await subscriptions.RecoverAllAsync(reason);
+        try
+        {
+            await Task.Delay(options.Value.InboxCheckInterval, stoppingToken);
+            await subscriptions.RecoverAllAsync(reason + " (second pass)");
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
