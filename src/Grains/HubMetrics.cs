@@ -23,13 +23,16 @@ public sealed class HubMetrics
         _routeFailures = meter.CreateCounter<long>("countcachula.hub.route.failures", description: "Recorded events whose routing to the topic grains failed or timed out (listeners recover them from the history).");
     }
 
-    /// <summary>Records a zero per kind for <paramref name="tenant"/>, so the counter is on <c>/metrics</c> from start.</summary>
+    /// <summary>Records a zero per kind (and for repeats and route failures) for <paramref name="tenant"/>, so the counters are on <c>/metrics</c> from start.</summary>
     public void ReportZeros(string tenant)
     {
         foreach (var kind in (string[])["invalidate", "preload-hint", "custom"])
         {
             _published.Add(0, new KeyValuePair<string, object?>("tenant", _tenants.For(tenant)), new KeyValuePair<string, object?>("kind", kind));
         }
+
+        _repeated.Add(0, new KeyValuePair<string, object?>("tenant", _tenants.For(tenant)));
+        _routeFailures.Add(0, new KeyValuePair<string, object?>("tenant", _tenants.For(tenant)));
     }
 
     internal void Published(CacheEvent cacheEvent) => _published.Add(
