@@ -31,12 +31,16 @@ public sealed record CacheEvent
     /// <summary>For custom events: the data, possibly several lines.</summary>
     [Id(7)] public string? Data { get; init; }
 
+    // Id 8 carried per-silo stamps of an earlier design; it stays unused so old payloads never mean something new.
+
     /// <summary>
-    /// For each silo the hub addressed this event to, the sequence number of the previous event it addressed to that
-    /// silo (0 when the hub has no record). A silo that reads several streams uses it to dispatch its events in
-    /// sequence order and to tell a late event from a missing one.
+    /// The activation of the hub that sequenced the event (a number that differs per hub activation). A listener that
+    /// sees it change knows the hub moved, and asks the history what it may have missed meanwhile.
     /// </summary>
-    [Id(8)] public IReadOnlyDictionary<string, long>? PreviousBySilo { get; init; }
+    [Id(9)] public long HubEpoch { get; init; }
+
+    /// <summary>The publisher's idempotency key, if it gave one: kept with the event so a retry is recognised by any later hub activation.</summary>
+    [Id(10)] public string? IdempotencyKey { get; init; }
 
     /// <summary>The tags that decide who receives the event, or null when everyone of the tenant does.</summary>
     public IReadOnlyList<string>? AddressTags => Kind == CacheEventKind.Invalidate ? Items : ScopeTags;

@@ -1,19 +1,36 @@
 namespace CountCachula;
 
 /// <summary>
-/// The broadcast topic of one tenant (key: the tenant id): the producer of the tenant's broadcast stream (every event,
-/// for silos with <c>*</c> or pattern interests) and notice stream (events for everyone, for every silo holding a
-/// connection of the tenant), and where silos announce that they read them.
+/// The broadcast topic of one tenant (key: the tenant id). It owns the tenant's listeners that want every event
+/// (<see cref="BroadcastInterest.Everything"/>: a <c>*</c> or prefix-pattern connection) and those that want the
+/// events addressed to everyone (<see cref="BroadcastInterest.Notices"/>: every listener with a connection of the
+/// tenant), and routes to their inboxes. In memory only, like <see cref="ITagTopicGrain"/>.
 /// </summary>
 public interface IBroadcastGrain : IGrainWithStringKey
 {
-    /// <summary>Hands <paramref name="cacheEvent"/> to the broadcast stream, or to the notice stream when <paramref name="notice"/>.</summary>
-    Task Publish(CacheEvent cacheEvent, bool notice);
+    /// <summary>Records that <paramref name="listenerId"/> wants <paramref name="interest"/>. Idempotent.</summary>
+    Task Listen(string listenerId, BroadcastInterest interest);
 
-    /// <summary>Records that the silo <paramref name="listenerId"/> reads the stream of <paramref name="route"/>.</summary>
-    /// <returns>The sequence of the last event the hub addressed to that silo (0 if none).</returns>
-    Task<long> AddListener(ListenerRoute route, string listenerId);
+    /// <summary>Records that <paramref name="listenerId"/> no longer wants <paramref name="interest"/>. Idempotent.</summary>
+    Task Unlisten(string listenerId, BroadcastInterest interest);
 
-    /// <summary>Records that <paramref name="listenerId"/> no longer reads the stream of <paramref name="route"/>.</summary>
-    Task RemoveListener(ListenerRoute route, string listenerId);
+    /// <summary>
+    /// Puts <paramref name="cacheEvent"/> on the inbox of every live <see cref="BroadcastInterest.Everything"/>
+    /// listener, and of every notice listener when it is addressed to everyone (no address tags, or <c>*</c>).
+    /// </summary>
+    Task Route(CacheEvent cacheEvent);
+
+    /// <summary>The listeners of <paramref name="interest"/> (diagnostics and tests).</summary>
+    Task<IReadOnlyList<string>> Listeners(BroadcastInterest interest);
+}
+
+/// <summary>What a listener wants from a tenant's broadcast topic.</summary>
+[GenerateSerializer]
+public enum BroadcastInterest
+{
+    /// <summary>Every event of the tenant.</summary>
+    Everything = 0,
+
+    /// <summary>Events addressed to everyone: unscoped hints and custom events, and invalidations of <c>*</c>.</summary>
+    Notices = 1,
 }

@@ -2,13 +2,18 @@ namespace CountCachula;
 
 /// <summary>
 /// One segment of a tenant's event history (key: <c>{tenant}/{segment number}</c>), kept in grain storage. The hub
-/// appends every event before it publishes it, so whatever a browser may have missed can be replayed, wherever the
-/// hub runs next. Segments keep each storage write small however long the history is.
+/// appends every event before it routes it, so whatever a browser or a listener may have missed can be replayed,
+/// wherever the hub runs next. Segments keep each storage write small however long the history is.
 /// </summary>
 public interface IHistorySegmentGrain : IGrainWithStringKey
 {
-    /// <summary>Appends <paramref name="cacheEvent"/> and persists the segment.</summary>
-    Task Append(CacheEvent cacheEvent);
+    /// <summary>
+    /// Appends <paramref name="cacheEvent"/> and persists the segment, provided the segment's newest event is
+    /// <paramref name="expectedPrevious"/> (for an empty segment: that the segment was opened after it). This is the
+    /// compare-and-set that lets only one hub activation extend the history: one that read a stale position gets false.
+    /// </summary>
+    /// <returns>False, with nothing appended, when the segment has moved on past <paramref name="expectedPrevious"/>.</returns>
+    Task<bool> Append(CacheEvent cacheEvent, long expectedPrevious);
 
     /// <summary>The segment's events with a sequence above <paramref name="afterSequence"/>, oldest first.</summary>
     Task<IReadOnlyList<CacheEvent>> Read(long afterSequence);

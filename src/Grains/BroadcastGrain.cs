@@ -1,33 +1,72 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using Orleans.Concurrency;
 
 namespace CountCachula.Grains;
 
 /// <summary>
-/// The broadcast topic of one tenant: producer of its broadcast and notice streams, and the door through which silos
-/// tell the hub that they read them. Stateless and reentrant for the same reasons as <see cref="TagTopicGrain"/>.
+/// The broadcast topic of one tenant: owns the listeners that want every event and those that want the events for
+/// everyone (in memory), and routes to their inboxes. Reentrant and kept alive for the reasons of
+/// <see cref="TagTopicGrain"/>.
 /// </summary>
 [Reentrant]
-internal sealed class BroadcastGrain : Grain, IBroadcastGrain
+internal sealed class BroadcastGrain(
+    IClusterMembershipService membership,
+    IOptions<CountCachulaSiloOptions> options,
+    ILogger<BroadcastGrain> logger) : Grain, IBroadcastGrain
 {
-    private IAsyncStream<CacheEvent>? _broadcast;
-    private IAsyncStream<CacheEvent>? _notices;
+    private const string Everything = "everything";
+    private const string Notices = "notices";
+    private readonly ListenerTable _table = new(options.Value.ClientListenerLease);
+    private InboxRouter? _router;
 
     /// <inheritdoc />
-    public Task Publish(CacheEvent cacheEvent, bool notice)
+    public Task Listen(string listenerId, BroadcastInterest interest)
     {
-        var tenant = this.GetPrimaryKeyString();
-        var provider = this.GetStreamProvider(CacheTopics.StreamProvider);
-        var stream = notice
-            ? _notices ??= provider.GetStream<CacheEvent>(CacheStreams.Notices(tenant))
-            : _broadcast ??= provider.GetStream<CacheEvent>(CacheStreams.Broadcast(tenant));
-        return stream.OnNextAsync(cacheEvent);
+        _table.Add(listenerId, [Key(interest)]);
+        KeepAliveWhileListened();
+        return Task.CompletedTask;
     }
 
     /// <inheritdoc />
-    public Task<long> AddListener(ListenerRoute route, string listenerId) => Hub().SetListener(route, listenerId, listening: true);
+    public Task Unlisten(string listenerId, BroadcastInterest interest)
+    {
+        _table.Remove(listenerId, [Key(interest)]);
+        KeepAliveWhileListened();
+        return Task.CompletedTask;
+    }
 
     /// <inheritdoc />
-    public Task RemoveListener(ListenerRoute route, string listenerId) => Hub().SetListener(route, listenerId, listening: false);
+    public Task Route(CacheEvent cacheEvent)
+    {
+        var router = Router();
+        if (_table.Prune(router.IsDead) > 0)
+        {
+            router.Forget(id => !router.IsDead(id));
+            KeepAliveWhileListened();
+        }
 
-    private ICacheHubGrain Hub() => GrainFactory.GetGrain<ICacheHubGrain>(this.GetPrimaryKeyString());
+        var address = cacheEvent.AddressTags;
+        var recipients = new HashSet<string>(_table.Of(Everything) ?? [], StringComparer.Ordinal);
+        if ((address is null || address.Contains("*")) && _table.Of(Notices) is { } notices)
+        {
+            recipients.UnionWith(notices);
+        }
+
+        return router.SendAsync(cacheEvent, recipients);
+    }
+
+    /// <inheritdoc />
+    public Task<IReadOnlyList<string>> Listeners(BroadcastInterest interest)
+    {
+        _table.Prune(Router().IsDead);
+        return Task.FromResult<IReadOnlyList<string>>([.. (_table.Of(Key(interest)) ?? []).Order(StringComparer.Ordinal)]);
+    }
+
+    private static string Key(BroadcastInterest interest) => interest == BroadcastInterest.Everything ? Everything : Notices;
+
+    private InboxRouter Router() =>
+        _router ??= new InboxRouter(this.GetStreamProvider(CacheTopics.StreamProvider), membership, this.GetPrimaryKeyString(), logger);
+
+    private void KeepAliveWhileListened() => DelayDeactivation(_table.IsEmpty ? TimeSpan.Zero : Timeout.InfiniteTimeSpan);
 }

@@ -1,55 +1,58 @@
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
 namespace CountCachula.Grains;
 
 /// <summary>
-/// The hub of one tenant. It validates what publishers send, gives each event the next number in the tenant's
-/// sequence and routes it only where some silo reads: the broadcast stream (silos with <c>*</c> or pattern
-/// interests), the notice stream (events for everyone, and a published <c>*</c>), and the stream of each addressed
-/// tag that a silo listens to by name. Tags nobody listens to (most of them: one per entity) cost nothing.
+/// The hub of one tenant: validates what publishers send, gives each event the next number in the tenant's sequence,
+/// records it in the history and routes it to the broadcast grain and the tag-topic shards of its tags. It knows
+/// nothing about listeners: the topic grains own them.
 /// </summary>
 /// <remarks>
-/// Not reentrant on purpose: one event at a time keeps the tenant's sequence in publishing order on every stream.
-/// Each event is stamped, per receiving silo, with the previous event sent to that silo, so a silo that reads
-/// several streams dispatches in order.
+/// Not reentrant on purpose: one event at a time, each routed before the next, so every inbox stream receives the
+/// tenant's events in sequence order. Only one activation's sequence can win: the history's append is a
+/// compare-and-set on the newest recorded sequence, and an activation that loses it deactivates instead of issuing a
+/// competing id range.
 /// </remarks>
 internal sealed partial class CacheHubGrain(
-    [PersistentState("schedules", CacheTopics.Storage)] IPersistentState<HubSchedules> schedules,
-    [PersistentState("routes", CacheTopics.Storage)] IPersistentState<HubRoutes> routes,
-    [PersistentState("history", CacheTopics.Storage)] IPersistentState<HistoryIndex> history,
+    [PersistentState("history", CacheTopics.Storage)] IPersistentState<HistoryIndex> historyState,
     IOptions<CountCachulaSiloOptions> options,
     HubMetrics metrics,
-    ILogger<CacheHubGrain> logger) : Grain, ICacheHubGrain, IRemindable
+    ILogger<CacheHubGrain> logger) : Grain, ICacheHubGrain
 {
-    private const string ReminderPrefix = "invalidate:";
-    private readonly Dictionary<string, long> _lastSent = new(StringComparer.Ordinal);
     private readonly DebounceBuffer _debounce = new();
+    private readonly long _epoch = Random.Shared.NextInt64(1, long.MaxValue);
+    private HubHistory _history = null!;
+    private IdempotencyWindow _keys = null!;
     private TimeSpan _debounceWindow;
     private IGrainTimer? _debounceTimer;
     private long _sequence;
 
+    private string Tenant => this.GetPrimaryKeyString();
+
     /// <inheritdoc />
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
+        var settings = options.Value;
+        var now = DateTime.UtcNow;
+        _history = new HubHistory(historyState, GrainFactory, Tenant, settings);
+        _keys = new IdempotencyWindow(settings.IdempotencyWindow, settings.IdempotencyMaxKeys);
+        await _history.LoadAsync(_keys, now);
+
         // Continue after the last stored event; and never below the clock (µs since the epoch), so ids still rise if
         // the storage was lost, and an id from before that can never be mistaken for a new one.
-        _sequence = Math.Max(_sequence, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1000);
-        if (history.State.Segments.Count > 0)
-        {
-            // The index is written when a segment starts; the newest segment itself knows how far it got.
-            var current = history.State.Segments[^1];
-            var events = await Segment(current.Number).Read(0);
-            if (events.Count > 0)
-            {
-                current.Count = events.Count;
-                current.LastSequence = events[^1].Sequence;
-                current.LastAtUtc = events[^1].PublishedAtUtc;
-                _sequence = Math.Max(_sequence, current.LastSequence);
-            }
-        }
+        _sequence = Math.Max(_history.LastSequence, new DateTimeOffset(now).ToUnixTimeMilliseconds() * 1000);
+        _debounceWindow = settings.DebounceWindowFor(Tenant);
 
-        _debounceWindow = options.Value.DebounceWindowFor(this.GetPrimaryKeyString());
+        // The previous activation may have recorded events it never routed (it failed, or its silo died, between the
+        // two): route the recent ones again, right after activation. Listeners drop what they already have.
+        // Only what was recorded before this activation: its own events it routes itself.
+        var recordedBefore = _history.LastSequence;
+        if (recordedBefore > 0 && settings.RerouteOnActivation > TimeSpan.Zero)
+        {
+            this.RegisterGrainTimer(ct => RerouteRecentAsync(recordedBefore, ct), new GrainTimerCreationOptions(TimeSpan.Zero, Timeout.InfiniteTimeSpan));
+        }
     }
 
     /// <inheritdoc />
@@ -57,84 +60,66 @@ internal sealed partial class CacheHubGrain(
         _debounce.IsEmpty ? Task.CompletedTask : FlushDebouncedAsync();
 
     /// <inheritdoc />
-    public Task Invalidate(IReadOnlyList<string> tags)
+    public async Task<PublishReceipt> Publish(CachePublication publication)
     {
-        CacheInput.ThrowIfInvalid(tags, "tags");
-        if (_debounceWindow <= TimeSpan.Zero)
+        var cacheEvent = Validate(publication);
+        var key = publication.IdempotencyKey;
+        if (key is not null && _keys.TryGet(key, DateTime.UtcNow, out var original))
         {
-            return PublishAsync(NextEvent(CacheEventKind.Invalidate, CacheInput.Distinct(tags)));
+            metrics.Repeated(Tenant);
+            return new PublishReceipt(original, Repeated: true);
         }
 
-        // The specification's debounced hub: gather tags for one window, then send their union once.
-        _debounce.Add(tags);
-        _debounceTimer ??= this.RegisterGrainTimer(_ => FlushDebouncedAsync(), new GrainTimerCreationOptions(_debounceWindow, Timeout.InfiniteTimeSpan));
-        return Task.CompletedTask;
+        if (cacheEvent.Kind == CacheEventKind.Invalidate && _debounceWindow > TimeSpan.Zero && key is null)
+        {
+            // The specification's debounced hub: gather tags for one window, then send their union once. A keyed
+            // publish is sequenced at once instead, so its key can answer for exactly one event.
+            _debounce.Add(cacheEvent.Items);
+            _debounceTimer ??= this.RegisterGrainTimer(_ => FlushDebouncedAsync(), new GrainTimerCreationOptions(_debounceWindow, Timeout.InfiniteTimeSpan));
+            return new PublishReceipt(0, Repeated: false);
+        }
+
+        return new PublishReceipt(await PublishAsync(cacheEvent), Repeated: false);
     }
 
     /// <inheritdoc />
-    public Task PreloadHint(IReadOnlyList<string> routes) => PreloadHint(routes, scopeTags: null);
+    public Task Invalidate(IReadOnlyList<string> tags) => Publish(CachePublication.Invalidate(tags));
 
     /// <inheritdoc />
-    public Task PreloadHint(IReadOnlyList<string> routes, IReadOnlyList<string>? scopeTags)
-    {
-        CacheInput.ThrowIfInvalid(routes, "routes");
-        if (scopeTags is not null)
-        {
-            CacheInput.ThrowIfInvalid(scopeTags, "scopeTags");
-        }
-
-        return PublishAsync(NextEvent(CacheEventKind.PreloadHint, CacheInput.Distinct(routes)) with
-        {
-            ScopeTags = scopeTags is null ? null : CacheInput.Distinct(scopeTags),
-        });
-    }
+    public Task PreloadHint(IReadOnlyList<string> routes) => Publish(CachePublication.PreloadHint(routes));
 
     /// <inheritdoc />
-    public Task Broadcast(string eventName, string data, IReadOnlyList<string>? scopeTags)
-    {
-        if (CustomEvents.Check(eventName, data) is { } problem)
-        {
-            throw new ArgumentException(problem.Message, problem.Key);
-        }
-
-        if (scopeTags is not null)
-        {
-            CacheInput.ThrowIfInvalid(scopeTags, "scopeTags");
-        }
-
-        return PublishAsync(NextEvent(CacheEventKind.Custom, []) with
-        {
-            EventName = eventName,
-            Data = data,
-            ScopeTags = scopeTags is null ? null : CacheInput.Distinct(scopeTags),
-        });
-    }
+    public Task PreloadHint(IReadOnlyList<string> routes, IReadOnlyList<string>? scopeTags) => Publish(CachePublication.PreloadHint(routes, scopeTags));
 
     /// <inheritdoc />
-    public async Task<long> SetListener(ListenerRoute route, string listenerId, bool listening)
+    public Task Broadcast(string eventName, string data, IReadOnlyList<string>? scopeTags) => Publish(CachePublication.Custom(eventName, data, scopeTags));
+
+    /// <inheritdoc />
+    public Task<CacheReplay> Replay(long? afterSequence, DateTime? since) => _history.ReplayAsync(afterSequence, since);
+
+    /// <inheritdoc />
+    public Task<IReadOnlyList<CacheEvent>> Recent(int count) => _history.RecentAsync(count);
+
+    /// <inheritdoc />
+    public Task<HistoryStats> GetHistoryStats() => Task.FromResult(_history.Stats);
+
+    /// <inheritdoc />
+    public Task<string> GetSilo() =>
+        Task.FromResult(ServiceProvider.GetRequiredService<ILocalSiloDetails>().SiloAddress.ToParsableString());
+
+    private async Task RerouteRecentAsync(long recordedBefore, CancellationToken cancellationToken)
     {
-        var table = routes.State;
-        var listeners = route.Kind switch
+        try
         {
-            ListenerRouteKind.Broadcast => table.Broadcast,
-            ListenerRouteKind.Notices => table.Notices,
-            _ when route.Tag is null => throw new ArgumentException("A tag route needs a tag.", nameof(route)),
-            _ => listening ? table.TagListeners(route.Tag) : table.Tags.GetValueOrDefault(route.Tag),
-        };
-
-        var changed = listening ? listeners!.Add(listenerId) : listeners?.Remove(listenerId) == true;
-        if (!listening && route.Kind == ListenerRouteKind.Tag && listeners is { Count: 0 })
-        {
-            table.Tags.Remove(route.Tag!);
+            foreach (var cacheEvent in (await _history.SinceAsync(DateTime.UtcNow - options.Value.RerouteOnActivation)).Where(e => e.Sequence <= recordedBefore))
+            {
+                await RouteAsync(cacheEvent);
+            }
         }
-
-        if (changed)
+        catch (Exception exception)
         {
-            // Kept in grain storage: if this grain moves or restarts, it still knows where silos listen.
-            await routes.WriteStateAsync();
+            LogRouteFailed(logger, Tenant, 0, exception);
         }
-
-        return _lastSent.GetValueOrDefault(listenerId);
     }
 
     private Task FlushDebouncedAsync()
@@ -142,95 +127,139 @@ internal sealed partial class CacheHubGrain(
         _debounceTimer?.Dispose();
         _debounceTimer = null;
         var tags = _debounce.Drain();
-        return tags.Length == 0 ? Task.CompletedTask : PublishAsync(NextEvent(CacheEventKind.Invalidate, tags));
+        return tags.Length == 0 ? Task.CompletedTask : PublishAsync(NewEvent(CacheEventKind.Invalidate, tags));
     }
 
-    private async Task PublishAsync(CacheEvent cacheEvent)
+    /// <summary>Sequences, records and routes one event; returns its sequence once it is recorded.</summary>
+    private async Task<long> PublishAsync(CacheEvent unsequenced)
     {
-        LogPublishing(logger, cacheEvent.Tenant, cacheEvent.Sequence, cacheEvent.Kind, cacheEvent.Items.Count);
+        var cacheEvent = unsequenced with { Sequence = ++_sequence };
+        LogPublishing(logger, Tenant, cacheEvent.Sequence, cacheEvent.Kind, cacheEvent.Items.Count);
+        bool recorded;
+        try
+        {
+            recorded = await _history.RecordAsync(cacheEvent);
+        }
+        catch (Exception exception)
+        {
+            // Storage failed or refused a write: what this activation believes may no longer be true. The next call
+            // gets a fresh activation that reads where the history really stands.
+            DeactivateOnIdle();
+            LogRecordFailed(logger, Tenant, exception);
+            throw new HubUnavailableException($"The hub of tenant '{Tenant}' could not record the event: {exception.Message}", exception);
+        }
 
-        // Stored before it is sent: anything a browser or a silo misses can be replayed from here.
-        await RecordAsync(cacheEvent);
+        if (!recorded)
+        {
+            DeactivateOnIdle();
+            LogLostSequence(logger, Tenant, cacheEvent.Sequence);
+            throw new HubUnavailableException($"Another activation of the hub of tenant '{Tenant}' owns its sequence; retry.");
+        }
+
+        if (cacheEvent.IdempotencyKey is { } key)
+        {
+            _keys.Add(key, cacheEvent.Sequence, cacheEvent.PublishedAtUtc);
+        }
+
         metrics.Published(cacheEvent);
         await RouteAsync(cacheEvent);
+        return cacheEvent.Sequence;
     }
 
-    private Task RouteAsync(CacheEvent cacheEvent)
+    /// <summary>
+    /// Hands the event to the broadcast grain and to the topic shard of each of its tags, and waits for all of them,
+    /// so the next event cannot overtake it. Failing or slow routing does not fail the publish: it is recorded.
+    /// </summary>
+    private async Task RouteAsync(CacheEvent cacheEvent)
     {
-        var table = routes.State;
-        var address = cacheEvent.AddressTags;
-        var toNotices = (address is null || address.Contains("*")) && table.Notices.Count > 0;
-        var toBroadcast = table.Broadcast.Count > 0;
-        List<string>? toTags = null;
-        var recipients = new HashSet<string>(StringComparer.Ordinal);
-        if (toBroadcast)
+        var routes = new List<Task>(4) { GrainFactory.GetGrain<IBroadcastGrain>(Tenant).Route(cacheEvent) };
+        if (cacheEvent.AddressTags is { } tags)
         {
-            recipients.UnionWith(table.Broadcast);
-        }
-
-        if (toNotices)
-        {
-            recipients.UnionWith(table.Notices);
-        }
-
-        if (address is not null && table.Tags.Count > 0)
-        {
-            foreach (var tag in address)
+            var shards = new HashSet<int>();
+            foreach (var tag in tags)
             {
-                if (table.Tags.TryGetValue(tag, out var silos))
+                if (shards.Add(CacheTopics.ShardOf(tag)))
                 {
-                    (toTags ??= []).Add(tag);
-                    recipients.UnionWith(silos);
+                    routes.Add(GrainFactory.GetGrain<ITagTopicGrain>(CacheTopics.TopicKeyFor(Tenant, tag)).Route(cacheEvent));
                 }
             }
         }
 
-        if (recipients.Count == 0)
+        try
         {
-            return Task.CompletedTask;
+            await Task.WhenAll(routes).WaitAsync(options.Value.RouteTimeout);
         }
-
-        var previous = new Dictionary<string, long>(recipients.Count, StringComparer.Ordinal);
-        foreach (var silo in recipients)
+        catch (Exception exception)
         {
-            previous[silo] = _lastSent.GetValueOrDefault(silo);
-            _lastSent[silo] = cacheEvent.Sequence;
+            metrics.RouteFailed(Tenant);
+            LogRouteFailed(logger, Tenant, cacheEvent.Sequence, exception);
         }
-
-        var stamped = cacheEvent with { PreviousBySilo = previous };
-        var tenant = cacheEvent.Tenant;
-        var broadcastGrain = GrainFactory.GetGrain<IBroadcastGrain>(tenant);
-        var deliveries = new List<Task>(2 + (toTags?.Count ?? 0));
-        if (toBroadcast)
-        {
-            deliveries.Add(broadcastGrain.Publish(stamped, notice: false));
-        }
-
-        if (toNotices)
-        {
-            deliveries.Add(broadcastGrain.Publish(stamped, notice: true));
-        }
-
-        foreach (var tag in toTags ?? [])
-        {
-            deliveries.Add(GrainFactory.GetGrain<ITagTopicGrain>(CacheTopics.TagKey(tenant, tag)).Publish(stamped));
-        }
-
-        return Task.WhenAll(deliveries);
     }
 
-    private CacheEvent NextEvent(CacheEventKind kind, string[] items) => new()
+    private CacheEvent Validate(CachePublication publication)
     {
-        Tenant = this.GetPrimaryKeyString(),
-        Sequence = ++_sequence,
+        ArgumentNullException.ThrowIfNull(publication);
+        if (publication.IdempotencyKey is not null && IdempotencyKeys.Check(publication.IdempotencyKey) is { } keyProblem)
+        {
+            throw new ArgumentException(keyProblem, "idempotencyKey");
+        }
+
+        if (publication.ScopeTags is not null)
+        {
+            CacheInput.ThrowIfInvalid(publication.ScopeTags, "scopeTags");
+        }
+
+        string[] items;
+        switch (publication.Kind)
+        {
+            case CacheEventKind.Invalidate:
+                CacheInput.ThrowIfInvalid(publication.Items, "tags");
+                items = CacheInput.Distinct(publication.Items);
+                break;
+            case CacheEventKind.PreloadHint:
+                CacheInput.ThrowIfInvalid(publication.Items, "routes");
+                items = CacheInput.Distinct(publication.Items);
+                break;
+            case CacheEventKind.Custom:
+                if (CustomEvents.Check(publication.EventName, publication.Data) is { } problem)
+                {
+                    throw new ArgumentException(problem.Message, problem.Key);
+                }
+
+                items = [];
+                break;
+            default:
+                throw new ArgumentException($"Unknown event kind {publication.Kind}.", nameof(publication));
+        }
+
+        return NewEvent(publication.Kind, items) with
+        {
+            ScopeTags = publication.Kind == CacheEventKind.Invalidate || publication.ScopeTags is null ? null : CacheInput.Distinct(publication.ScopeTags),
+            EventName = publication.Kind == CacheEventKind.Custom ? publication.EventName : null,
+            Data = publication.Kind == CacheEventKind.Custom ? publication.Data : null,
+            IdempotencyKey = publication.IdempotencyKey,
+        };
+    }
+
+    private CacheEvent NewEvent(CacheEventKind kind, string[] items) => new()
+    {
+        Tenant = Tenant,
+        Sequence = 0,
         Kind = kind,
         Items = items,
         PublishedAtUtc = DateTime.UtcNow,
+        HubEpoch = _epoch,
     };
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Tenant {Tenant} publishes event {Sequence} ({Kind}, {Count} items)")]
     private static partial void LogPublishing(ILogger logger, string tenant, long sequence, CacheEventKind kind, int count);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Tenant {Tenant} invalidates schedule {Name} every {Period}")]
-    private static partial void LogScheduled(ILogger logger, string tenant, string name, TimeSpan period);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Tenant {Tenant}: recording an event failed; the hub deactivates and the publisher is told to retry")]
+    private static partial void LogRecordFailed(ILogger logger, string tenant, Exception exception);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Tenant {Tenant}: the history moved on without this hub activation (another one is active); event {Sequence} was not issued and this activation deactivates")]
+    private static partial void LogLostSequence(ILogger logger, string tenant, long sequence);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Tenant {Tenant}: routing event {Sequence} failed or took too long; it is recorded, and listeners recover it from the history")]
+    private static partial void LogRouteFailed(ILogger logger, string tenant, long sequence, Exception exception);
 }

@@ -28,6 +28,12 @@ public static class CountCachulaSiloBuilderExtensions
             throw new ArgumentOutOfRangeException(nameof(configure), "History limits (HistoryMaxEvents, HistorySegmentSize, HistoryMaxAge) must be positive.");
         }
 
+        if (options.HistoryMaxBytes < 64 * 1024 || options.IdempotencyWindow < TimeSpan.Zero || options.IdempotencyMaxKeys < 0
+            || options.RouteTimeout <= TimeSpan.Zero || options.ClientListenerLease < TimeSpan.FromMinutes(5) || options.RerouteOnActivation < TimeSpan.Zero)
+        {
+            throw new ArgumentOutOfRangeException(nameof(configure), "HistoryMaxBytes must be at least 65536, IdempotencyWindow and IdempotencyMaxKeys not negative, RouteTimeout positive, ClientListenerLease at least 5 minutes, RerouteOnActivation not negative.");
+        }
+
         if (options.StreamQueueCount < 1)
         {
             throw new ArgumentOutOfRangeException(nameof(configure), $"{nameof(CountCachulaSiloOptions.StreamQueueCount)} must be at least 1.");
@@ -42,6 +48,12 @@ public static class CountCachulaSiloBuilderExtensions
             o.HistoryMaxEvents = options.HistoryMaxEvents;
             o.HistoryMaxAge = options.HistoryMaxAge;
             o.HistorySegmentSize = options.HistorySegmentSize;
+            o.HistoryMaxBytes = options.HistoryMaxBytes;
+            o.IdempotencyWindow = options.IdempotencyWindow;
+            o.IdempotencyMaxKeys = options.IdempotencyMaxKeys;
+            o.RouteTimeout = options.RouteTimeout;
+            o.ClientListenerLease = options.ClientListenerLease;
+            o.RerouteOnActivation = options.RerouteOnActivation;
             o.DebounceWindows = new Dictionary<string, TimeSpan>(options.DebounceWindows, StringComparer.Ordinal);
         });
         builder.Services.AddMetrics();

@@ -25,6 +25,40 @@ public sealed class CountCachulaSiloOptions
     public TimeSpan HistoryMaxAge { get; set; } = TimeSpan.FromHours(24);
 
     /// <summary>
+    /// The most bytes of events each tenant keeps for replay (estimated from their tags, routes and data; whole
+    /// segments are dropped, oldest first). With the count cap alone, 10,000 events of 1,000 long tags held gigabytes.
+    /// </summary>
+    public long HistoryMaxBytes { get; set; } = 16 * 1024 * 1024;
+
+    /// <summary>
+    /// How long a publish's idempotency key is remembered: a retry with the same key within it publishes nothing new.
+    /// Keys travel with the recorded events, so the window survives the hub moving to another silo.
+    /// </summary>
+    public TimeSpan IdempotencyWindow { get; set; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>The most idempotency keys remembered per tenant (the oldest are forgotten first).</summary>
+    public int IdempotencyMaxKeys { get; set; } = 10_000;
+
+    /// <summary>
+    /// How long the hub waits for the topic grains to take an event before it moves on to the next one. Routing that
+    /// takes longer (a topic grain on a silo that just died) is logged; the event is already in the history, and the
+    /// listeners recover it from there once membership tells them the silo is gone.
+    /// </summary>
+    public TimeSpan RouteTimeout { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>
+    /// When a hub activates, the events it finds recorded within this span are routed again: the activation before it
+    /// may have recorded them without routing them (storage answered late, or its silo died in between). Zero: off.
+    /// </summary>
+    public TimeSpan RerouteOnActivation { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// How long a listener that is not a silo (an Orleans client's web tier) stays registered with the topic grains
+    /// without registering again; such listeners renew well within it. Silo listeners follow membership instead.
+    /// </summary>
+    public TimeSpan ClientListenerLease { get; set; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>
     /// Events per stored history segment: the unit of each storage write and of trimming. Every event rewrites its
     /// segment, so a publish costs O(segment) serialization: 64 keeps that small (500 made 8 KB events publish-bound).
     /// </summary>

@@ -5,10 +5,34 @@ internal sealed class HistorySegmentGrain(
     [PersistentState("events", CacheTopics.Storage)] IPersistentState<HistorySegment> segment) : Grain, IHistorySegmentGrain
 {
     /// <inheritdoc />
-    public async Task Append(CacheEvent cacheEvent)
+    public async Task<bool> Append(CacheEvent cacheEvent, long expectedPrevious)
     {
-        segment.State.Events.Add(cacheEvent with { PreviousBySilo = null });
-        await segment.WriteStateAsync();
+        var state = segment.State;
+        var last = state.Events.Count > 0 ? state.Events[^1].Sequence : state.OpenedAfter;
+        if ((state.Events.Count > 0 || state.OpenedAfter != 0) && last != expectedPrevious)
+        {
+            // Another hub activation extended the history past what this one read: it must not issue a competing id.
+            return false;
+        }
+
+        if (state.Events.Count == 0)
+        {
+            state.OpenedAfter = expectedPrevious;
+        }
+
+        state.Events.Add(cacheEvent);
+        try
+        {
+            await segment.WriteStateAsync();
+        }
+        catch
+        {
+            // Not stored, so not appended: memory must not claim what storage does not hold.
+            state.Events.RemoveAt(state.Events.Count - 1);
+            throw;
+        }
+
+        return true;
     }
 
     /// <inheritdoc />
@@ -29,4 +53,7 @@ internal sealed class HistorySegment
 {
     /// <summary>Oldest first.</summary>
     [Id(0)] public List<CacheEvent> Events { get; set; } = [];
+
+    /// <summary>The sequence the segment was opened after (the previous segment's newest event); 0 until the first append.</summary>
+    [Id(1)] public long OpenedAfter { get; set; }
 }

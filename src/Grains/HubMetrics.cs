@@ -8,6 +8,8 @@ public sealed class HubMetrics
 {
     private readonly Counter<long> _published;
     private readonly TenantLabels _tenants;
+    private readonly Counter<long> _repeated;
+    private readonly Counter<long> _routeFailures;
 
     /// <summary>Creates the instruments on a meter from <paramref name="meterFactory"/>.</summary>
     /// <param name="meterFactory">Where the meter comes from.</param>
@@ -17,15 +19,20 @@ public sealed class HubMetrics
         _tenants = new TenantLabels(configuration?.GetValue(TenantLabels.LimitKey, TenantLabels.DefaultLimit) ?? TenantLabels.DefaultLimit);
         var meter = meterFactory.Create("countcachula");
         _published = meter.CreateCounter<long>("countcachula.hub.events.published", description: "Events the hubs accepted, by tenant and kind.");
+        _repeated = meter.CreateCounter<long>("countcachula.hub.publishes.repeated", description: "Publishes answered from the idempotency window instead of being published again.");
+        _routeFailures = meter.CreateCounter<long>("countcachula.hub.route.failures", description: "Recorded events whose routing to the topic grains failed or timed out (listeners recover them from the history).");
     }
 
-    /// <summary>Records a zero per kind for <paramref name="tenant"/>, so the counter is on <c>/metrics</c> from start.</summary>
+    /// <summary>Records a zero per kind (and for repeats and route failures) for <paramref name="tenant"/>, so the counters are on <c>/metrics</c> from start.</summary>
     public void ReportZeros(string tenant)
     {
         foreach (var kind in (string[])["invalidate", "preload-hint", "custom"])
         {
             _published.Add(0, new KeyValuePair<string, object?>("tenant", _tenants.For(tenant)), new KeyValuePair<string, object?>("kind", kind));
         }
+
+        _repeated.Add(0, new KeyValuePair<string, object?>("tenant", _tenants.For(tenant)));
+        _routeFailures.Add(0, new KeyValuePair<string, object?>("tenant", _tenants.For(tenant)));
     }
 
     internal void Published(CacheEvent cacheEvent) => _published.Add(
@@ -37,4 +44,8 @@ public sealed class HubMetrics
             CacheEventKind.PreloadHint => "preload-hint",
             _ => "custom",
         }));
+
+    internal void Repeated(string tenant) => _repeated.Add(1, new KeyValuePair<string, object?>("tenant", _tenants.For(tenant)));
+
+    internal void RouteFailed(string tenant) => _routeFailures.Add(1, new KeyValuePair<string, object?>("tenant", _tenants.For(tenant)));
 }

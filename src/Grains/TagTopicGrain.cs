@@ -1,34 +1,84 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using Orleans.Concurrency;
 
 namespace CountCachula.Grains;
 
 /// <summary>
-/// The topic of one tenant's tag: the producer of the tag's stream, and the door through which silos tell the hub
-/// that they read it. It holds no state of its own (the hub keeps who listens where), so it is reentrant: a silo
-/// registering never waits behind the hub's publishing, and the hub never deadlocks with it.
+/// One shard of a tenant's tags: owns which listeners want which of its tags (in memory) and routes events for them
+/// to those listeners' inboxes. See <see cref="ITagTopicGrain"/>.
 /// </summary>
+/// <remarks>
+/// Reentrant: registering never waits behind routing. Every change to the table happens between awaits, and routing
+/// takes its recipients before its first await. It stays active while anyone listens, so its table is lost only
+/// when its silo is, and listeners follow membership to register again.
+/// </remarks>
 [Reentrant]
-internal sealed class TagTopicGrain : Grain, ITagTopicGrain
+internal sealed class TagTopicGrain(
+    IClusterMembershipService membership,
+    IOptions<CountCachulaSiloOptions> options,
+    ILogger<TagTopicGrain> logger) : Grain, ITagTopicGrain
 {
-    private IAsyncStream<CacheEvent>? _stream;
+    private readonly ListenerTable _table = new(options.Value.ClientListenerLease);
+    private InboxRouter? _router;
+
+    private string Tenant => this.GetPrimaryKeyString()[..this.GetPrimaryKeyString().IndexOf('/')];
 
     /// <inheritdoc />
-    public Task Publish(CacheEvent cacheEvent)
+    public Task Listen(string listenerId, IReadOnlyList<string> tags)
     {
-        _stream ??= this.GetStreamProvider(CacheTopics.StreamProvider)
-            .GetStream<CacheEvent>(StreamId.Create(CacheTopics.TagNamespace, this.GetPrimaryKeyString()));
-        return _stream.OnNextAsync(cacheEvent);
+        _table.Add(listenerId, tags);
+        KeepAliveWhileListened();
+        return Task.CompletedTask;
     }
 
     /// <inheritdoc />
-    public Task<long> AddListener(string listenerId) => Hub().SetListener(ListenerRoute.ForTag(Tag()), listenerId, listening: true);
+    public Task Unlisten(string listenerId, IReadOnlyList<string> tags)
+    {
+        _table.Remove(listenerId, tags);
+        KeepAliveWhileListened();
+        return Task.CompletedTask;
+    }
 
     /// <inheritdoc />
-    public Task RemoveListener(string listenerId) => Hub().SetListener(ListenerRoute.ForTag(Tag()), listenerId, listening: false);
+    public Task Route(CacheEvent cacheEvent)
+    {
+        var router = Router();
+        if (_table.Prune(router.IsDead) > 0)
+        {
+            router.Forget(id => !router.IsDead(id));
+            KeepAliveWhileListened();
+        }
 
-    private ICacheHubGrain Hub() => GrainFactory.GetGrain<ICacheHubGrain>(Key()[..Key().IndexOf('/')]);
+        var address = cacheEvent.AddressTags;
+        if (address is null || _table.IsEmpty)
+        {
+            return Task.CompletedTask;
+        }
 
-    private string Tag() => Key()[(Key().IndexOf('/') + 1)..];
+        HashSet<string>? recipients = null;
+        foreach (var tag in address)
+        {
+            if (_table.Of(tag) is { } listeners)
+            {
+                (recipients ??= new HashSet<string>(StringComparer.Ordinal)).UnionWith(listeners);
+            }
+        }
 
-    private string Key() => this.GetPrimaryKeyString();
+        return recipients is null ? Task.CompletedTask : router.SendAsync(cacheEvent, recipients);
+    }
+
+    /// <inheritdoc />
+    public Task<IReadOnlyList<string>> ListenersOf(string tag)
+    {
+        var router = Router();
+        _table.Prune(router.IsDead);
+        return Task.FromResult<IReadOnlyList<string>>([.. (_table.Of(tag) ?? []).Order(StringComparer.Ordinal)]);
+    }
+
+    private InboxRouter Router() =>
+        _router ??= new InboxRouter(this.GetStreamProvider(CacheTopics.StreamProvider), membership, Tenant, logger);
+
+    // Soft state is worth keeping while someone listens; an empty table may be collected like any idle grain.
+    private void KeepAliveWhileListened() => DelayDeactivation(_table.IsEmpty ? TimeSpan.Zero : Timeout.InfiniteTimeSpan);
 }

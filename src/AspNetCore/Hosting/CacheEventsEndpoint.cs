@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Diagnostics.CodeAnalysis;
 using System.Text.Json;
 using CountCachula.WebFrontend.Connections;
@@ -147,9 +148,29 @@ internal static partial class CacheEventsEndpoint
     {
         var tenant = grant.Tenant;
         var aborted = context.RequestAborted;
+        var logger = loggerFactory.CreateLogger(typeof(CacheEventsEndpoint));
 
-        // Subscribe before announcing the connection: once the browser sees 'connected', nothing published later is missed.
-        await subscriptions.AcquireConnectionAsync(tenant, interests, aborted);
+        // Subscribe before announcing the connection: once the browser sees 'connected', nothing published later is
+        // missed. Bounded, and never answered with a non-200 for a transient cause: EventSource gives up for good on one.
+        try
+        {
+            await subscriptions.AcquireConnectionAsync(tenant, interests, aborted);
+        }
+        catch (ListenBudgetExceededException exception)
+        {
+            context.Response.Headers.RetryAfter = "30";
+            return Results.Problem(statusCode: StatusCodes.Status429TooManyRequests, title: "Too many distinct tags", detail: exception.Message);
+        }
+        catch (Exception exception) when (!aborted.IsCancellationRequested)
+        {
+            LogUnavailable(logger, tenant, "subscribing", exception);
+            await RetryLaterAsync(context, settings);
+            return Results.Empty;
+        }
+        catch (OperationCanceledException)
+        {
+            return Results.Empty;
+        }
 
         var connection = new SseConnection(Guid.NewGuid().ToString("N"), tenant, settings.ConnectionQueueCapacity, format, interests, metrics)
         {
@@ -161,27 +182,36 @@ internal static partial class CacheEventsEndpoint
         var connectedFrame = SseFrame.Create(id: null, "connected", connected, retry);
 
         var response = context.Response;
-        response.ContentType = "text/event-stream";
-        response.Headers.CacheControl = "no-cache";
-        response.Headers["X-Accel-Buffering"] = "no";
-        context.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
-
-        var logger = loggerFactory.CreateLogger(typeof(CacheEventsEndpoint));
+        StartEventStream(context);
         registry.Add(connection);
         metrics.ConnectionOpened(tenant);
         LogConnected(logger, connection.Id, tenant);
         try
         {
-            // Registered first, so live events queue up while the hub says what was missed; the replay then covers
-            // everything up to its 'through' and the queue everything after.
-            List<SseFrame> first = [connectedFrame];
+            // 'connected' goes out at once; live events queue on the connection meanwhile (it is registered), and the
+            // replay, inserted before them, covers everything up to its 'through'.
+            response.BodyWriter.Write(connectedFrame.Bytes.Span);
+            await response.BodyWriter.FlushAsync(aborted);
+            List<SseFrame> first = [];
             var through = 0L;
             if (ReplayRequest.From(context.Request) is { } replay)
             {
-                var (frames, replayedThrough, complete) = await replay.ReplayAsync(grains, connection);
-                metrics.Replayed(complete);
-                first.AddRange(frames);
-                through = replayedThrough;
+                try
+                {
+                    var (frames, replayedThrough, complete) = await replay.ReplayAsync(grains, connection).WaitAsync(settings.SubscribeTimeout, aborted);
+                    metrics.Replayed(complete);
+                    first.AddRange(frames);
+                    through = replayedThrough;
+                }
+                catch (Exception exception) when (!aborted.IsCancellationRequested)
+                {
+                    // The history is not reachable right now: no reset (nothing is known to be lost); the browser
+                    // comes back shortly with the same Last-Event-ID.
+                    LogUnavailable(logger, tenant, "reading the replay", exception);
+                    response.BodyWriter.Write(RetryFrame(settings));
+                    await response.BodyWriter.FlushAsync(aborted);
+                    return Results.Empty;
+                }
             }
 
             // A stream lives no longer than its credential: at expiry it says why and ends (the browser reconnects
@@ -190,6 +220,10 @@ internal static partial class CacheEventsEndpoint
                 ? new Timer(static state => ((SseConnection)state!).Finish(s_expired), connection, Until(expiresAt), Timeout.InfiniteTimeSpan)
                 : null;
             await connection.RunAsync(response.BodyWriter, first, through, aborted);
+        }
+        catch (Exception exception) when (aborted.IsCancellationRequested && exception is OperationCanceledException or IOException)
+        {
+            // The client went away while the stream was starting.
         }
         finally
         {
@@ -214,6 +248,27 @@ internal static partial class CacheEventsEndpoint
         // The response was written above; nothing is left to send.
         return Results.Empty;
     }
+
+    private static void StartEventStream(HttpContext context)
+    {
+        var response = context.Response;
+        response.StatusCode = StatusCodes.Status200OK;
+        response.ContentType = "text/event-stream";
+        response.Headers.CacheControl = "no-cache";
+        response.Headers["X-Accel-Buffering"] = "no";
+        context.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
+    }
+
+    /// <summary>A stream the cluster cannot serve right now: 200, a short <c>retry:</c>, and the end.</summary>
+    private static async Task RetryLaterAsync(HttpContext context, CountCachulaOptions settings)
+    {
+        StartEventStream(context);
+        context.Response.BodyWriter.Write(RetryFrame(settings));
+        await context.Response.BodyWriter.FlushAsync(context.RequestAborted);
+    }
+
+    private static byte[] RetryFrame(CountCachulaOptions settings) =>
+        System.Text.Encoding.UTF8.GetBytes($": temporarily unavailable, reconnect\nretry: {settings.UnavailableRetryMilliseconds}\n\n");
 
     private static readonly SseFrame s_expired = SseFrame.Create(id: null, "auth-expired", """{"reason":"token-expired"}""");
 
@@ -259,6 +314,9 @@ internal static partial class CacheEventsEndpoint
             || media.MediaType.Equals("text/*", StringComparison.OrdinalIgnoreCase)
             || media.MediaType.Equals("text/event-stream", StringComparison.OrdinalIgnoreCase));
     }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "A stream of tenant {Tenant} was asked to reconnect: {Phase} failed")]
+    private static partial void LogUnavailable(ILogger logger, string tenant, string phase, Exception exception);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Connection {ConnectionId} of tenant {Tenant} opened")]
     private static partial void LogConnected(ILogger logger, string connectionId, string tenant);

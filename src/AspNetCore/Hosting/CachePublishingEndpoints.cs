@@ -22,18 +22,21 @@ internal static class CachePublishingEndpoints
         group.MapPost("/invalidate", InvalidateAsync)
             .WithName("Invalidate")
             .WithSummary("Invalidate cache tags.")
-            .Produces(StatusCodes.Status202Accepted)
-            .ProducesValidationProblem();
+            .Produces<PublishedView>(StatusCodes.Status202Accepted)
+            .ProducesValidationProblem()
+            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
         group.MapPost("/preload", PreloadAsync)
             .WithName("PreloadHint")
             .WithSummary("Send preload hints, to everyone or to the connections interested in scopeTags.")
-            .Produces(StatusCodes.Status202Accepted)
-            .ProducesValidationProblem();
+            .Produces<PublishedView>(StatusCodes.Status202Accepted)
+            .ProducesValidationProblem()
+            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
         group.MapPost("/broadcast", BroadcastAsync)
             .WithName("Broadcast")
             .WithSummary("Send a custom event, to everyone or to the connections interested in scopeTags.")
-            .Produces(StatusCodes.Status202Accepted)
-            .ProducesValidationProblem();
+            .Produces<PublishedView>(StatusCodes.Status202Accepted)
+            .ProducesValidationProblem()
+            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
         return group;
     }
 
@@ -50,8 +53,7 @@ internal static class CachePublishingEndpoints
             return Invalid(problem);
         }
 
-        await HubFor(request, hub).InvalidateAsync((IReadOnlyList<string>)body.Tags!);
-        return Results.Accepted();
+        return await PublishAsync(request, hub, CachePublication.Invalidate((IReadOnlyList<string>)body.Tags!));
     }
 
     private static async Task<IResult> PreloadAsync(HttpRequest request, ICacheHub hub)
@@ -67,8 +69,7 @@ internal static class CachePublishingEndpoints
             return Invalid(problem);
         }
 
-        await HubFor(request, hub).PreloadHintAsync((IReadOnlyList<string>)body.Routes!, (IReadOnlyList<string>?)body.ScopeTags);
-        return Results.Accepted();
+        return await PublishAsync(request, hub, CachePublication.PreloadHint((IReadOnlyList<string>)body.Routes!, (IReadOnlyList<string>?)body.ScopeTags));
     }
 
     private static async Task<IResult> BroadcastAsync(HttpRequest request, ICacheHub hub)
@@ -84,9 +85,36 @@ internal static class CachePublishingEndpoints
             return Invalid(problem);
         }
 
-        await HubFor(request, hub).BroadcastAsync(body.Event!, body.Data!, (IReadOnlyList<string>?)body.ScopeTags);
-        return Results.Accepted();
+        return await PublishAsync(request, hub, CachePublication.Custom(body.Event!, body.Data!, (IReadOnlyList<string>?)body.ScopeTags));
     }
+
+    /// <summary>Publishes with the request's idempotency key; 202 only once the hub recorded the event.</summary>
+    private static async Task<IResult> PublishAsync(HttpRequest request, ICacheHub hub, CachePublication publication)
+    {
+        var key = request.Headers[IdempotencyKeyHeader];
+        if (key.Count > 1 || (key.Count == 1 && IdempotencyKeys.Check(key[0]) is not null))
+        {
+            var why = key.Count > 1 ? "The Idempotency-Key header appears more than once." : IdempotencyKeys.Check(key[0])!;
+            return Results.ValidationProblem(new Dictionary<string, string[]> { [IdempotencyKeyHeader] = [why] }, detail: why);
+        }
+
+        try
+        {
+            var receipt = await HubFor(request, hub).PublishAsync(publication with { IdempotencyKey = key.Count == 1 ? key[0] : null });
+            var id = receipt.Sequence == 0 ? null : receipt.Sequence.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            return Results.Json(new PublishedView(id, receipt.Repeated), statusCode: StatusCodes.Status202Accepted);
+        }
+        catch (ArgumentException exception)
+        {
+            return Results.ValidationProblem(new Dictionary<string, string[]> { [exception.ParamName ?? "body"] = [exception.Message] }, detail: exception.Message);
+        }
+        catch (Exception exception) when (TransientFailures.IsTransient(exception))
+        {
+            return TransientFailures.Unavailable(request.HttpContext.Response, exception);
+        }
+    }
+
+    private const string IdempotencyKeyHeader = "Idempotency-Key";
 
     private static IResult Invalid(CacheInputError problem) =>
         Results.ValidationProblem(new Dictionary<string, string[]> { [problem.Key] = [problem.Message] }, detail: problem.Message);
@@ -131,6 +159,11 @@ internal static class CachePublishingEndpoints
         return await next(context);
     }
 }
+
+/// <summary>The answer to an accepted publish.</summary>
+/// <param name="Id">The event's id, as browsers see it in SSE <c>id:</c>; null for a debounced invalidation not yet sent.</param>
+/// <param name="Repeated">True when the Idempotency-Key was accepted before: nothing new was published.</param>
+public sealed record PublishedView(string? Id, bool Repeated);
 
 /// <summary>The body of <c>POST /api/cache/invalidate</c>.</summary>
 /// <param name="Tags">The tags to invalidate.</param>

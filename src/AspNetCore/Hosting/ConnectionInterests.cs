@@ -117,7 +117,21 @@ internal static class ConnectionInterests
             }
 
             // New streams first, so the change never opens a gap; old ones are given back after the index forgot them.
-            await subscriptions.AcquireAsync(tenant, adding, request.HttpContext.RequestAborted);
+            try
+            {
+                await subscriptions.AcquireAsync(tenant, adding, request.HttpContext.RequestAborted);
+            }
+            catch (ListenBudgetExceededException exception)
+            {
+                request.HttpContext.Response.Headers.RetryAfter = "30";
+                return Results.Problem(statusCode: StatusCodes.Status429TooManyRequests, title: "Too many distinct tags", detail: exception.Message);
+            }
+            catch (Exception exception) when (!request.HttpContext.RequestAborted.IsCancellationRequested)
+            {
+                // Nothing changed: the caller may retry as it is.
+                return Publishing.TransientFailures.Unavailable(request.HttpContext.Response, exception);
+            }
+
             var index = registry.Index(tenant);
             foreach (var interest in adding)
             {

@@ -4,7 +4,7 @@ namespace CountCachula.WebFrontend.Hosting;
 /// Options of the web frontend, bound from the <c>CountCachula</c> configuration section
 /// (environment variables: <c>CountCachula__HeartbeatInterval=00:00:15</c>, ...).
 /// </summary>
-public sealed class CountCachulaOptions
+public sealed partial class CountCachulaOptions
 {
     /// <summary>The configuration section the options are bound from.</summary>
     public const string SectionName = "CountCachula";
@@ -48,16 +48,10 @@ public sealed class CountCachulaOptions
     public string[] AllowedOrigins { get; set; } = [];
 
     /// <summary>
-    /// How long a silo keeps reading a stream after its last interested connection left (it stops being routed to at
-    /// once), so events already on their way arrive instead of leaving a gap in its sequence.
+    /// How long a frontend keeps a tenant's inbox subscription after the tenant's last connection here left, so a
+    /// page that reconnects at once does not pay for subscribing again.
     /// </summary>
     public TimeSpan UnsubscribeGrace { get; set; } = TimeSpan.FromSeconds(2);
-
-    /// <summary>
-    /// How long a silo holds an event whose predecessor (an event for the same silo, on another stream) has not arrived,
-    /// before it gives the predecessor up and dispatches anyway.
-    /// </summary>
-    public TimeSpan SequenceGapTimeout { get; set; } = TimeSpan.FromMilliseconds(500);
 
     /// <summary>Who may subscribe and publish (<c>CountCachula:Auth</c>); on by default outside Development.</summary>
     public CountCachulaAuthOptions Auth { get; set; } = new();

@@ -26,7 +26,6 @@ internal sealed class CountCachulaOptionsValidator : IValidateOptions<CountCachu
         Check(options.RetryJitterMilliseconds is >= 0 and <= 600_000, nameof(options.RetryJitterMilliseconds), $"must be between 0 and 600000 (got {options.RetryJitterMilliseconds})");
         Check(options.ConnectionQueueCapacity is >= 16 and <= 1_000_000, nameof(options.ConnectionQueueCapacity), $"must be between 16 and 1000000 (got {options.ConnectionQueueCapacity})");
         Check(options.UnsubscribeGrace >= TimeSpan.Zero && options.UnsubscribeGrace <= TimeSpan.FromMinutes(10), nameof(options.UnsubscribeGrace), $"must be between 00:00:00 and 00:10:00 (got {options.UnsubscribeGrace})");
-        Check(options.SequenceGapTimeout >= TimeSpan.FromMilliseconds(1) && options.SequenceGapTimeout <= TimeSpan.FromMinutes(1), nameof(options.SequenceGapTimeout), $"must be between 00:00:00.001 and 00:01:00 (got {options.SequenceGapTimeout})");
         for (var i = 0; i < options.AllowedOrigins.Length; i++)
         {
             var origin = options.AllowedOrigins[i];

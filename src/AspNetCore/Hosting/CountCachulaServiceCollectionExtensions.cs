@@ -65,6 +65,8 @@ public static class CountCachulaServiceCollectionExtensions
         services.TryAddSingleton<CacheEventDispatcher>();
         services.TryAddSingleton(ListenerIdentity.From);
         services.TryAddSingleton<TopicSubscriptions>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<CountCachulaOptions>, DeliveryOptionsValidator>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, DeliveryMonitor>());
         services.TryAddSingleton<ICacheHub>(sp => new CacheHub(
             sp.GetRequiredService<IGrainFactory>(),
             sp.GetRequiredService<IOptions<CountCachulaOptions>>().Value.DefaultTenant));
@@ -78,6 +80,10 @@ public static class CountCachulaServiceCollectionExtensions
         services.AddRouting();
         services.TryAddSingleton<OutputCacheEviction>();
         services.TryAddEnumerable(ServiceDescriptor.Transient<IStartupFilter, ClientQueryShapeStartupFilter>());
+
+        // Readiness of the process itself (a silo, or an Orleans client) is the host's check; delivery is the hub's.
+        services.AddHealthChecks()
+            .AddCheck<DeliveryHealthCheck>("delivery", tags: ["ready"]);
         return services;
     }
 

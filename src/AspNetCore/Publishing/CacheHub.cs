@@ -10,45 +10,48 @@ internal sealed class CacheHub(IGrainFactory grains, string tenant) : ICacheHub
     public string Tenant { get; } = CacheTenant.Validate(tenant) is { } problem ? throw new ArgumentException(problem, nameof(tenant)) : tenant;
 
     /// <inheritdoc />
-    public Task InvalidateAsync(params IReadOnlyList<string> tags)
-    {
-        CacheInput.ThrowIfInvalid(tags, "tags");
-        return Grain.Invalidate(tags);
-    }
+    public Task InvalidateAsync(params IReadOnlyList<string> tags) => PublishAsync(CachePublication.Invalidate(tags));
 
     /// <inheritdoc />
     public Task PreloadHintAsync(params IReadOnlyList<string> routes) => PreloadHintAsync(routes, scopeTags: null);
 
     /// <inheritdoc />
-    public Task PreloadHintAsync(IReadOnlyList<string> routes, IReadOnlyList<string>? scopeTags)
-    {
-        CacheInput.ThrowIfInvalid(routes, "routes");
-        if (scopeTags is not null)
-        {
-            CacheInput.ThrowIfInvalid(scopeTags, "scopeTags");
-        }
-
-        return Grain.PreloadHint(routes, scopeTags);
-    }
+    public Task PreloadHintAsync(IReadOnlyList<string> routes, IReadOnlyList<string>? scopeTags) =>
+        PublishAsync(CachePublication.PreloadHint(routes, scopeTags));
 
     /// <inheritdoc />
-    public Task BroadcastAsync(string eventName, string data, IReadOnlyList<string>? scopeTags = null)
+    public Task BroadcastAsync(string eventName, string data, IReadOnlyList<string>? scopeTags = null) =>
+        PublishAsync(CachePublication.Custom(eventName, data, scopeTags));
+
+    /// <inheritdoc />
+    public Task<PublishReceipt> PublishAsync(CachePublication publication)
     {
-        if (CustomEvents.Check(eventName, data) is { } problem)
+        ArgumentNullException.ThrowIfNull(publication);
+        if (publication.Kind == CacheEventKind.Custom)
         {
-            throw new ArgumentException(problem.Message, problem.Key);
+            if (CustomEvents.Check(publication.EventName, publication.Data) is { } problem)
+            {
+                throw new ArgumentException(problem.Message, problem.Key);
+            }
+        }
+        else
+        {
+            CacheInput.ThrowIfInvalid(publication.Items, publication.Kind == CacheEventKind.Invalidate ? "tags" : "routes");
         }
 
-        if (scopeTags is not null)
+        if (publication.ScopeTags is not null)
         {
-            CacheInput.ThrowIfInvalid(scopeTags, "scopeTags");
+            CacheInput.ThrowIfInvalid(publication.ScopeTags, "scopeTags");
         }
 
-        return Grain.Broadcast(eventName, data, scopeTags);
+        if (publication.IdempotencyKey is not null && IdempotencyKeys.Check(publication.IdempotencyKey) is { } keyProblem)
+        {
+            throw new ArgumentException(keyProblem, "idempotencyKey");
+        }
+
+        return grains.GetGrain<ICacheHubGrain>(Tenant).Publish(publication);
     }
 
     /// <inheritdoc />
     public ICacheHub ForTenant(string tenant) => new CacheHub(grains, tenant);
-
-    private ICacheHubGrain Grain => grains.GetGrain<ICacheHubGrain>(Tenant);
 }

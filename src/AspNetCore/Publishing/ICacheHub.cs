@@ -24,6 +24,15 @@ public interface ICacheHub
     /// <exception cref="ArgumentException">The name is reserved or malformed, or the data contains CR or NUL.</exception>
     Task BroadcastAsync(string eventName, string data, IReadOnlyList<string>? scopeTags = null);
 
+    /// <summary>
+    /// Publishes <paramref name="publication"/>. With an idempotency key, a retry within the hub's window publishes
+    /// nothing new and reports the original event (<see cref="PublishReceipt.Repeated"/>), so retrying after any
+    /// error is safe.
+    /// </summary>
+    /// <exception cref="ArgumentException">The publication breaks the input rules.</exception>
+    /// <exception cref="HubUnavailableException">The hub cannot record events right now; retry.</exception>
+    Task<PublishReceipt> PublishAsync(CachePublication publication);
+
     /// <summary>The hub of another tenant.</summary>
     ICacheHub ForTenant(string tenant);
 }

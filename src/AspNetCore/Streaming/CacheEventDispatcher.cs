@@ -5,7 +5,7 @@ using CountCachula.WebFrontend.Dashboard;
 namespace CountCachula.WebFrontend.Streaming;
 
 /// <summary>
-/// The last hop, inside the silo: given each event once and in order (by <see cref="SiloSequence"/>), finds the local
+/// The last hop, inside the silo: given each event once (by <see cref="TenantListener"/>), finds the local
 /// connections it concerns, and queues on each the frame with just the tags that matched its interests (the specification's
 /// <c>relevantTags</c>). Frames are encoded once per distinct content and format, and nothing waits on a connection.
 /// </summary>

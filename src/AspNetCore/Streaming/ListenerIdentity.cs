@@ -1,19 +1,26 @@
 namespace CountCachula.WebFrontend.Streaming;
 
 /// <summary>
-/// The id this process listens under when it tells a topic to route events here. A process with a silo uses the silo's
-/// address, so diagnostics line up with the cluster's view; an Orleans client (a web tier in front of a separate hub
-/// cluster) has no silo, and uses an id unique to this process, since two processes must never share a listener.
+/// Who this frontend is to the topic grains: its silo (<c>silo-{address}</c>) when a silo is co-hosted, so the
+/// grains drop it once membership declares that silo dead; otherwise a unique id per process (<c>proc-{guid}</c>),
+/// whose registrations the grains keep on a lease that this frontend renews.
 /// </summary>
 internal sealed class ListenerIdentity
 {
-    private ListenerIdentity(string id) => Id = id;
+    private ListenerIdentity(string id, bool isSilo)
+    {
+        Id = id;
+        IsSilo = isSilo;
+    }
 
-    /// <summary>The listener id, the same for the lifetime of the process.</summary>
+    /// <summary>The listener id.</summary>
     public string Id { get; }
 
-    /// <summary>The silo's address when this process hosts a silo; otherwise a fresh client id.</summary>
+    /// <summary>True when the id names a silo (membership decides when it is gone).</summary>
+    public bool IsSilo { get; }
+
+    /// <summary>The identity of the process behind <paramref name="services"/>.</summary>
     public static ListenerIdentity From(IServiceProvider services) => services.GetService<ILocalSiloDetails>() is { } silo
-        ? new(silo.SiloAddress.ToParsableString())
-        : new($"client/{Environment.MachineName}/{Environment.ProcessId}/{Guid.NewGuid():N}");
+        ? new ListenerIdentity(CacheListeners.ForSilo(silo.SiloAddress), isSilo: true)
+        : new ListenerIdentity(CacheListeners.ForProcess(), isSilo: false);
 }

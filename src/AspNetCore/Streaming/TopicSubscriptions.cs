@@ -1,5 +1,5 @@
 using System.Collections.Concurrent;
-using CountCachula.Grains;
+using CountCachula.WebFrontend.Connections;
 using CountCachula.WebFrontend.Hosting;
 using CountCachula.WebFrontend.Interests;
 using Microsoft.Extensions.Options;
@@ -8,255 +8,182 @@ using Orleans.Streams;
 namespace CountCachula.WebFrontend.Streaming;
 
 /// <summary>
-/// The silo's stream subscriptions, reference-counted by the local interests that need them: one subscription per
-/// stream however many connections want it. Every connection of a tenant needs the tenant's notice stream; a
-/// <c>*</c> or pattern interest needs its broadcast stream; an exact tag needs that tag's stream. The silo tells the
-/// topic it listens right after subscribing, and stops listening before it unsubscribes, a grace period later, so
-/// events already on their way still arrive.
+/// This frontend's side of the routing: per tenant with local connections, one subscription to the tenant's inbox
+/// stream and registrations with the topic grains for what the connections want (exact tags with their shards,
+/// patterns and <c>*</c> with the broadcast grain, any connection for events addressed to everyone), reference-counted
+/// and released symmetrically. A tenant with nothing left here is forgotten after <see cref="CountCachulaOptions.UnsubscribeGrace"/>.
 /// </summary>
-internal sealed partial class TopicSubscriptions(
-    IClusterClient client,
-    ListenerIdentity listener,
-    CacheEventDispatcher dispatcher,
-    CountCachulaMetrics metrics,
-    IOptions<CountCachulaOptions> options,
-    ILogger<TopicSubscriptions> logger)
+internal sealed partial class TopicSubscriptions
 {
-    private readonly ConcurrentDictionary<StreamId, Subscription> _subscriptions = new();
-    private readonly ConcurrentDictionary<string, SiloSequence> _sequences = new(StringComparer.Ordinal);
-    private readonly string _siloId = listener.Id;
+    private readonly ConcurrentDictionary<string, TenantListener> _tenants = new(StringComparer.Ordinal);
+    private readonly ListenerServices _services;
+    private readonly CountCachulaOptions _options;
     private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    /// <summary>This silo's id as the hub knows it.</summary>
-    public string SiloId => _siloId;
+    /// <summary>Creates the subscriptions of this frontend.</summary>
+    public TopicSubscriptions(
+        IClusterClient client,
+        ListenerIdentity identity,
+        CacheEventDispatcher dispatcher,
+        ConnectionRegistry registry,
+        CountCachulaMetrics metrics,
+        IOptions<CountCachulaOptions> options,
+        ILogger<TopicSubscriptions> logger)
+    {
+        _options = options.Value;
+        _services = new ListenerServices(client, identity, dispatcher, registry, metrics, _options, logger, OnEventAsync, SignalChange);
+    }
 
-    /// <summary>How many streams this silo is subscribed to.</summary>
-    public int Count => _subscriptions.Values.Count(s => s.Handle is not null);
+    /// <summary>This frontend's listener id, as the topic grains know it.</summary>
+    public string ListenerId => _services.Identity.Id;
 
-    /// <summary>Whether this silo is subscribed to <paramref name="tag"/>'s stream in <paramref name="tenant"/>.</summary>
-    public bool IsSubscribedToTag(string tenant, string tag) => IsSubscribed(CacheStreams.Tag(tenant, tag));
+    /// <summary>This frontend's silo (its parsable address), or its listener id when no silo is co-hosted.</summary>
+    public string SiloId => _services.Identity.IsSilo ? _services.Identity.Id[CacheListeners.SiloPrefix.Length..] : _services.Identity.Id;
 
-    /// <summary>Whether this silo is subscribed to <paramref name="tenant"/>'s broadcast stream.</summary>
-    public bool IsSubscribedToBroadcast(string tenant) => IsSubscribed(CacheStreams.Broadcast(tenant));
+    /// <summary>How many inbox streams this frontend is subscribed to (one per tenant it serves).</summary>
+    public int Count => _tenants.Values.Count(t => t.HasInbox);
 
-    /// <summary>Completes at the next subscribe or unsubscribe: lets tests and diagnostics wait instead of polling.</summary>
+    /// <summary>How many tenants this frontend keeps state for.</summary>
+    public int TenantCount => _tenants.Count;
+
+    /// <summary>Whether this frontend reads <paramref name="tenant"/>'s inbox.</summary>
+    public bool IsSubscribedToInbox(string tenant) => _tenants.TryGetValue(tenant, out var t) && t.HasInbox;
+
+    /// <summary>The exact tags of <paramref name="tenant"/> this frontend has registered with the topic grains.</summary>
+    public IReadOnlyCollection<string> RegisteredTags(string tenant) => _tenants.TryGetValue(tenant, out var t) ? t.RegisteredTags() : [];
+
+    /// <summary>
+    /// Null when every tenant with connections here had its inbox verified within three check intervals, else why not:
+    /// this frontend may not be able to deliver.
+    /// </summary>
+    public string? DeliveryProblem()
+    {
+        var limit = DateTime.UtcNow - (3 * _options.InboxCheckInterval);
+        var stale = _tenants.Values.Where(t => t.HasConnections && t.VerifiedAtUtc < limit).Select(t => t.Tenant).Take(5).ToList();
+        return stale.Count == 0 ? null : $"The inbox subscription of tenant(s) {string.Join(", ", stale)} has not been verified since {limit:O}.";
+    }
+
+    /// <summary>Completes at the next subscribe, unsubscribe or registration: lets tests wait instead of polling.</summary>
     public Task WhenChanged() => Volatile.Read(ref _changed).Task;
 
     /// <summary>Takes what a new connection with <paramref name="interests"/> needs before it receives anything.</summary>
-    public async Task AcquireConnectionAsync(string tenant, IEnumerable<Interest> interests, CancellationToken cancellationToken)
-    {
-        await AcquireAsync(Route.Notices(tenant), cancellationToken);
-        try
-        {
-            await AcquireAsync(tenant, interests, cancellationToken);
-        }
-        catch
-        {
-            await ReleaseAsync(Route.Notices(tenant));
-            throw;
-        }
-    }
+    /// <exception cref="ListenBudgetExceededException">The tenant listens to too many distinct tags here.</exception>
+    /// <exception cref="TimeoutException">The cluster did not confirm within <see cref="CountCachulaOptions.SubscribeTimeout"/>; nothing is held.</exception>
+    public Task AcquireConnectionAsync(string tenant, IEnumerable<Interest> interests, CancellationToken cancellationToken) =>
+        AcquireAsync(tenant, connection: true, [.. interests], cancellationToken);
 
     /// <summary>Gives back what <see cref="AcquireConnectionAsync"/> took for a connection with <paramref name="interests"/>.</summary>
-    public async Task ReleaseConnectionAsync(string tenant, IEnumerable<Interest> interests)
+    public Task ReleaseConnectionAsync(string tenant, IEnumerable<Interest> interests)
     {
-        await ReleaseAsync(tenant, interests);
-        await ReleaseAsync(Route.Notices(tenant));
+        Release(tenant, connection: true, [.. interests]);
+        return Task.CompletedTask;
     }
 
-    /// <summary>Takes the streams <paramref name="interests"/> need; on failure gives back what it took.</summary>
-    public async Task AcquireAsync(string tenant, IEnumerable<Interest> interests, CancellationToken cancellationToken)
+    /// <summary>Takes what <paramref name="interests"/> need; on failure holds nothing.</summary>
+    public Task AcquireAsync(string tenant, IEnumerable<Interest> interests, CancellationToken cancellationToken) =>
+        AcquireAsync(tenant, connection: false, [.. interests], cancellationToken);
+
+    /// <summary>Gives back what <paramref name="interests"/> needed.</summary>
+    public Task ReleaseAsync(string tenant, IEnumerable<Interest> interests)
     {
-        var taken = new List<Interest>();
-        try
+        Release(tenant, connection: false, [.. interests]);
+        return Task.CompletedTask;
+    }
+
+    /// <summary>Checks every tenant's inbox, recovering where needed, and forgets tenants idle past the grace period.</summary>
+    internal async Task CheckAllAsync(CancellationToken cancellationToken)
+    {
+        var now = DateTime.UtcNow;
+        foreach (var (tenant, listener) in _tenants)
         {
-            foreach (var interest in interests)
+            cancellationToken.ThrowIfCancellationRequested();
+            if (listener.TryClose(now, _options.UnsubscribeGrace))
             {
-                await AcquireAsync(Route.For(tenant, interest), cancellationToken);
-                taken.Add(interest);
-            }
-        }
-        catch
-        {
-            await ReleaseAsync(tenant, taken);
-            throw;
-        }
-    }
-
-    /// <summary>Gives back the streams <paramref name="interests"/> needed.</summary>
-    public async Task ReleaseAsync(string tenant, IEnumerable<Interest> interests)
-    {
-        foreach (var interest in interests)
-        {
-            await ReleaseAsync(Route.For(tenant, interest));
-        }
-    }
-
-    private bool IsSubscribed(StreamId stream) => _subscriptions.TryGetValue(stream, out var s) && s.Handle is not null;
-
-    private SiloSequence SequenceFor(string tenant) => _sequences.GetOrAdd(tenant, _ => new SiloSequence(
-        _siloId,
-        options.Value.SequenceGapTimeout,
-        cacheEvent => dispatcher.Dispatch(cacheEvent),
-        missing =>
-        {
-            metrics.GapSkipped();
-            LogGap(logger, tenant, missing);
-        },
-        async (after, before) =>
-        {
-            // Events the streams lost (a silo died holding them) are still in the hub's history.
-            var replay = await client.GetGrain<ICacheHubGrain>(tenant).Replay(after, null);
-            metrics.Recovered();
-            return replay.Complete ? [.. replay.Events.Where(e => e.Sequence < before)] : [];
-        }));
-
-    private async Task AcquireAsync(Route route, CancellationToken cancellationToken)
-    {
-        var subscription = _subscriptions.GetOrAdd(route.Stream, static _ => new Subscription());
-        await subscription.Gate.WaitAsync(cancellationToken);
-        try
-        {
-            if (subscription.Users == 0)
-            {
-                subscription.Generation++;
-                if (subscription.Handle is null)
-                {
-                    var stream = client.GetStreamProvider(CacheTopics.StreamProvider).GetStream<CacheEvent>(route.Stream);
-                    subscription.Handle = await stream.SubscribeAsync(OnNextAsync);
-                    metrics.SubscriptionOpened();
-                    LogSubscribed(logger, route.Stream.ToString());
-                    SignalChange();
-                }
-
-                // Subscribed first, listener second: once the hub routes here, nothing it sends can miss us.
-                var lastSent = await route.AddListener(client, _siloId);
-                SequenceFor(route.Tenant).Start(lastSent);
+                // Evicted first, so an acquire from now on builds a fresh listener; this one only tears down.
+                _tenants.TryRemove(new KeyValuePair<string, TenantListener>(tenant, listener));
+                await CloseQuietlyAsync(listener);
+                continue;
             }
 
-            subscription.Users++;
-        }
-        finally
-        {
-            subscription.Gate.Release();
-        }
-    }
-
-    private async Task ReleaseAsync(Route route)
-    {
-        if (!_subscriptions.TryGetValue(route.Stream, out var subscription))
-        {
-            return;
-        }
-
-        int generation;
-        await subscription.Gate.WaitAsync();
-        try
-        {
-            if (subscription.Users == 0 || --subscription.Users > 0)
-            {
-                return;
-            }
-
-            generation = subscription.Generation;
             try
             {
-                await route.RemoveListener(client, _siloId);
+                await listener.CheckAsync();
             }
-            catch (Exception exception)
+            catch (Exception exception) when (exception is not OperationCanceledException)
             {
-                // The hub then keeps routing here for a while: unwanted traffic, dropped on arrival. Never fail a disconnect.
-                LogUnsubscribeFailed(logger, route.Stream.ToString(), exception);
+                LogCheckFailed(_services.Logger, tenant, exception);
             }
         }
-        finally
-        {
-            subscription.Gate.Release();
-        }
-
-        _ = UnsubscribeAfterGraceAsync(route, subscription, generation);
     }
 
-    private async Task UnsubscribeAfterGraceAsync(Route route, Subscription subscription, int generation)
+    /// <summary>Recovers every tenant: something happened that may have cost this frontend events or registrations.</summary>
+    internal Task RecoverAllAsync(string reason) => Task.WhenAll(_tenants.Values.Select(t => t.RecoverAsync(reason)));
+
+    private async Task AcquireAsync(string tenant, bool connection, Interest[] interests, CancellationToken cancellationToken)
     {
-        await Task.Delay(options.Value.UnsubscribeGrace);
-        await subscription.Gate.WaitAsync();
-        try
+        while (true)
         {
-            // Someone took the stream again meanwhile: keep the subscription.
-            if (subscription.Users > 0 || subscription.Generation != generation || subscription.Handle is null)
+            var listener = _tenants.GetOrAdd(tenant, static (name, services) => new TenantListener(name, services), _services);
+            var needsSync = listener.TryAcquire(connection, interests);
+            if (needsSync is null)
+            {
+                // Closed by eviction a moment ago: the next lookup builds a fresh one.
+                _tenants.TryRemove(new KeyValuePair<string, TenantListener>(tenant, listener));
+                continue;
+            }
+
+            if (needsSync == false)
             {
                 return;
             }
 
             try
             {
-                await subscription.Handle.UnsubscribeAsync();
+                await listener.SyncAsync().WaitAsync(_options.SubscribeTimeout, cancellationToken);
+                return;
             }
-            catch (Exception exception)
+            catch
             {
-                LogUnsubscribeFailed(logger, route.Stream.ToString(), exception);
+                listener.Release(connection, interests);
+                throw;
             }
-
-            subscription.Handle = null;
-            metrics.SubscriptionClosed();
-            LogUnsubscribed(logger, route.Stream.ToString());
-            SignalChange();
-        }
-        finally
-        {
-            subscription.Gate.Release();
         }
     }
 
-    private Task OnNextAsync(CacheEvent cacheEvent, StreamSequenceToken? token)
+    private void Release(string tenant, bool connection, Interest[] interests)
     {
-        metrics.StreamMessageReceived();
-        SequenceFor(cacheEvent.Tenant).Offer(cacheEvent);
+        if (_tenants.TryGetValue(tenant, out var listener))
+        {
+            listener.Release(connection, interests);
+        }
+    }
+
+    private static async Task CloseQuietlyAsync(TenantListener listener)
+    {
+        try
+        {
+            await listener.SyncAsync();
+        }
+        catch (Exception)
+        {
+            // Its registrations are dropped by the topic grains when the inbox or this silo goes; nothing to do here.
+        }
+    }
+
+    private Task OnEventAsync(CacheEvent cacheEvent, StreamSequenceToken? token)
+    {
+        _services.Metrics.StreamMessageReceived();
+        if (_tenants.TryGetValue(cacheEvent.Tenant, out var listener))
+        {
+            listener.Offer(cacheEvent);
+        }
+
         return Task.CompletedTask;
     }
 
     private void SignalChange() =>
         Interlocked.Exchange(ref _changed, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
 
-    /// <summary>A stream of a tenant, and how to tell the hub that this silo reads it.</summary>
-    private sealed record Route(string Tenant, StreamId Stream, ListenerRoute Listener)
-    {
-        public static Route Notices(string tenant) => new(tenant, CacheStreams.Notices(tenant), ListenerRoute.Notices);
-
-        public static Route For(string tenant, Interest interest) => interest.Kind == InterestKind.Exact
-            ? new(tenant, CacheStreams.Tag(tenant, interest.Value), ListenerRoute.ForTag(interest.Value))
-            : new(tenant, CacheStreams.Broadcast(tenant), ListenerRoute.Broadcast);
-
-        public Task<long> AddListener(IClusterClient client, string siloId) => Listener.Kind == ListenerRouteKind.Tag
-            ? client.GetGrain<ITagTopicGrain>(CacheTopics.TagKey(Tenant, Listener.Tag!)).AddListener(siloId)
-            : client.GetGrain<IBroadcastGrain>(Tenant).AddListener(Listener, siloId);
-
-        public Task RemoveListener(IClusterClient client, string siloId) => Listener.Kind == ListenerRouteKind.Tag
-            ? client.GetGrain<ITagTopicGrain>(CacheTopics.TagKey(Tenant, Listener.Tag!)).RemoveListener(siloId)
-            : client.GetGrain<IBroadcastGrain>(Tenant).RemoveListener(Listener, siloId);
-    }
-
-    private sealed class Subscription
-    {
-        public SemaphoreSlim Gate { get; } = new(1, 1);
-
-        public int Users { get; set; }
-
-        public int Generation { get; set; }
-
-        public StreamSubscriptionHandle<CacheEvent>? Handle { get; set; }
-    }
-
-    [LoggerMessage(Level = LogLevel.Debug, Message = "Subscribed to stream {Stream}")]
-    private static partial void LogSubscribed(ILogger logger, string stream);
-
-    [LoggerMessage(Level = LogLevel.Debug, Message = "Unsubscribed from stream {Stream}")]
-    private static partial void LogUnsubscribed(ILogger logger, string stream);
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Leaving stream {Stream} failed")]
-    private static partial void LogUnsubscribeFailed(ILogger logger, string stream, Exception exception);
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Tenant {Tenant}: event {Missing} reached this silo neither by stream nor from the history; later events went on without it")]
-    private static partial void LogGap(ILogger logger, string tenant, long missing);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Tenant {Tenant}: checking the inbox subscription failed")]
+    private static partial void LogCheckFailed(ILogger logger, string tenant, Exception exception);
 }

@@ -1,7 +1,6 @@
 
 using CountCachula.Grains;
 using CountCachula.Tests.Infrastructure;
-using Orleans.Streams;
 
 namespace CountCachula.Tests.Grains;
 
@@ -10,73 +9,76 @@ namespace CountCachula.Tests.Grains;
 public sealed class CacheHubGrainTests(ClusterFixture fixture)
 {
     [Fact]
-    public async Task Invalidate_puts_one_event_on_the_broadcast_stream_and_on_each_listened_tag_stream()
+    public async Task Invalidate_reaches_every_everything_listener_and_each_listener_of_one_of_its_tags()
     {
         var tenant = NewTenant();
-        await using var broadcast = await StreamProbe.SubscribeAsync(fixture.Client, tenant, ListenerRoute.Broadcast);
-        await using var userTag = await StreamProbe.SubscribeAsync(fixture.Client, tenant, ListenerRoute.ForTag("user:123"));
-        await using var listTag = await StreamProbe.SubscribeAsync(fixture.Client, tenant, ListenerRoute.ForTag("users-list"));
+        await using var everything = await StreamProbe.EverythingAsync(fixture.Client, tenant);
+        await using var userTag = await StreamProbe.TagsAsync(fixture.Client, tenant, "user:123");
+        await using var listTag = await StreamProbe.TagsAsync(fixture.Client, tenant, "users-list");
 
         await fixture.Client.GetGrain<ICacheHubGrain>(tenant).Invalidate(["user:123", "users-list", "user:123"]);
 
-        var onBroadcast = await broadcast.NextAsync("broadcast stream");
-        var onUser = await userTag.NextAsync("user:123 tag stream");
-        var onList = await listTag.NextAsync("users-list tag stream");
-        Assert.Equal(tenant, onBroadcast.Tenant);
-        Assert.Equal(CacheEventKind.Invalidate, onBroadcast.Kind);
-        Assert.Equal(["user:123", "users-list"], onBroadcast.Items);
-        Assert.Equal(onBroadcast.Sequence, onUser.Sequence);
-        Assert.Equal(onBroadcast.Sequence, onList.Sequence);
+        var onEverything = await everything.NextAsync("everything listener");
+        var onUser = await userTag.NextAsync("user:123 listener");
+        var onList = await listTag.NextAsync("users-list listener");
+        Assert.Equal(tenant, onEverything.Tenant);
+        Assert.Equal(CacheEventKind.Invalidate, onEverything.Kind);
+        Assert.Equal(["user:123", "users-list"], onEverything.Items);
+        Assert.Equal(onEverything.Sequence, onUser.Sequence);
+        Assert.Equal(onEverything.Sequence, onList.Sequence);
     }
 
     [Fact]
-    public async Task A_tag_stream_gets_events_only_while_its_topic_has_a_listener()
+    public async Task A_listener_gets_a_tags_events_only_while_it_is_registered_with_the_tags_topic()
     {
         var tenant = NewTenant();
         var hub = fixture.Client.GetGrain<ICacheHubGrain>(tenant);
-        await using var broadcast = await StreamProbe.SubscribeAsync(fixture.Client, tenant, ListenerRoute.Broadcast);
-        await using var unlistened = await StreamProbe.SubscribeUnlistedAsync(fixture.Client, CacheStreams.Tag(tenant, "quiet"));
-        var topic = fixture.Client.GetGrain<ITagTopicGrain>(CacheTopics.TagKey(tenant, "quiet"));
+        await using var everything = await StreamProbe.EverythingAsync(fixture.Client, tenant);
+        await using var probe = await StreamProbe.SubscribeAsync(fixture.Client, tenant);
+        var topic = fixture.Client.GetGrain<ITagTopicGrain>(CacheTopics.TopicKeyFor(tenant, "quiet"));
 
-        await hub.Invalidate(["quiet"]);                 // 1: nobody listens to the topic yet
-        await topic.AddListener("silo-a");
-        await hub.Invalidate(["quiet"]);                 // 2: routed to the topic
-        await topic.AddListener("silo-b");
-        await topic.RemoveListener("silo-a");
-        await hub.Invalidate(["quiet"]);                 // 3: silo-b still listens
-        await topic.RemoveListener("silo-b");
-        await hub.Invalidate(["quiet"]);                 // 4: nobody listens again
-        await topic.AddListener("silo-c");
-        await hub.Invalidate(["quiet", "sentinel"]);     // 5: routed again
+        await hub.Invalidate(["quiet"]);                         // 1: not registered yet
+        await topic.Listen(probe.ListenerId, ["quiet"]);
+        await hub.Invalidate(["quiet"]);                         // 2: routed to the probe
+        await topic.Listen("proc-other", ["quiet"]);
+        await topic.Listen(probe.ListenerId, ["quiet"]);         // registering twice changes nothing
+        await hub.Invalidate(["quiet"]);                         // 3: once, not twice
+        await topic.Unlisten(probe.ListenerId, ["quiet"]);
+        await hub.Invalidate(["quiet"]);                         // 4: unregistered again
+        await topic.Listen(probe.ListenerId, ["quiet"]);
+        await hub.Invalidate(["quiet", "sentinel"]);             // 5: routed again
 
         var sequences = new List<long>();
         for (var i = 1; i <= 5; i++)
         {
-            sequences.Add((await broadcast.NextAsync($"broadcast event {i}")).Sequence);
+            sequences.Add((await everything.NextAsync($"reference event {i}")).Sequence);
         }
 
-        Assert.Equal(sequences[1], (await unlistened.NextAsync("tag stream, first routed event")).Sequence);
-        Assert.Equal(sequences[2], (await unlistened.NextAsync("tag stream, second routed event")).Sequence);
-        Assert.Equal(sequences[4], (await unlistened.NextAsync("tag stream, event after a listener came back")).Sequence);
-        await topic.RemoveListener("silo-c");
+        Assert.Equal(sequences[1], (await probe.NextAsync("first routed event")).Sequence);
+        Assert.Equal(sequences[2], (await probe.NextAsync("second routed event")).Sequence);
+        Assert.Equal(sequences[4], (await probe.NextAsync("event after registering again")).Sequence);
+        Assert.Equal(["proc-other"], await topic.ListenersOf("quiet").ContinueWith(t => t.Result.Where(id => id != probe.ListenerId).ToList()));
+        await topic.Unlisten("proc-other", ["quiet"]);
     }
 
     [Fact]
-    public async Task Preload_hints_go_to_the_broadcast_stream_only()
+    public async Task Preload_hints_go_to_everything_and_notice_listeners_not_to_tag_listeners()
     {
         var tenant = NewTenant();
-        await using var broadcast = await StreamProbe.SubscribeAsync(fixture.Client, tenant, ListenerRoute.Broadcast);
-        await using var routeAsTag = await StreamProbe.SubscribeAsync(fixture.Client, tenant, ListenerRoute.ForTag("/api/items/1"));
+        await using var everything = await StreamProbe.EverythingAsync(fixture.Client, tenant);
+        await using var notices = await StreamProbe.NoticesAsync(fixture.Client, tenant);
+        await using var routeAsTag = await StreamProbe.TagsAsync(fixture.Client, tenant, "/api/items/1");
         var hub = fixture.Client.GetGrain<ICacheHubGrain>(tenant);
 
         await hub.PreloadHint(["/api/items/1"]);
         await hub.Invalidate(["/api/items/1"]);
 
-        var hint = await broadcast.NextAsync("broadcast stream, hint");
+        var hint = await everything.NextAsync("everything listener, hint");
         Assert.Equal(CacheEventKind.PreloadHint, hint.Kind);
         Assert.Equal(["/api/items/1"], hint.Items);
-        // The tag stream's first event is the invalidation: the hint never went there.
-        var onTag = await routeAsTag.NextAsync("tag stream, invalidation sentinel");
+        Assert.Equal(hint.Sequence, (await notices.NextAsync("notice listener, hint")).Sequence);
+        // The tag listener's first event is the invalidation: the hint never went there.
+        var onTag = await routeAsTag.NextAsync("tag listener, invalidation sentinel");
         Assert.Equal(CacheEventKind.Invalidate, onTag.Kind);
     }
 
@@ -85,8 +87,8 @@ public sealed class CacheHubGrainTests(ClusterFixture fixture)
     {
         var a = NewTenant();
         var b = NewTenant();
-        await using var streamA = await StreamProbe.SubscribeAsync(fixture.Client, a, ListenerRoute.Broadcast);
-        await using var streamB = await StreamProbe.SubscribeAsync(fixture.Client, b, ListenerRoute.Broadcast);
+        await using var streamA = await StreamProbe.EverythingAsync(fixture.Client, a);
+        await using var streamB = await StreamProbe.EverythingAsync(fixture.Client, b);
 
         await fixture.Client.GetGrain<ICacheHubGrain>(a).Invalidate(["x"]);
         await fixture.Client.GetGrain<ICacheHubGrain>(a).PreloadHint(["/y"]);

@@ -12,7 +12,7 @@ public sealed class HubFeaturesTests(ClusterFixture fixture)
     [InlineData(ClusterFixture.DefaultDebouncedTenant)]
     public async Task Invalidations_within_the_debounce_window_become_one_event_with_the_union(string tenant)
     {
-        await using var received = await StreamProbe.SubscribeAsync(fixture.Client, tenant, ListenerRoute.Broadcast);
+        await using var received = await StreamProbe.EverythingAsync(fixture.Client, tenant);
         {
             var hub = fixture.Client.GetGrain<ICacheHubGrain>(tenant);
             await Task.WhenAll(
@@ -34,7 +34,7 @@ public sealed class HubFeaturesTests(ClusterFixture fixture)
     public async Task Tenants_not_configured_for_debouncing_send_each_invalidation_at_once()
     {
         var tenant = "plain-" + Guid.NewGuid().ToString("N")[..8];
-        await using var received = await StreamProbe.SubscribeAsync(fixture.Client, tenant, ListenerRoute.Broadcast);
+        await using var received = await StreamProbe.EverythingAsync(fixture.Client, tenant);
         var hub = fixture.Client.GetGrain<ICacheHubGrain>(tenant);
 
         await hub.Invalidate(["a"]);
@@ -48,8 +48,8 @@ public sealed class HubFeaturesTests(ClusterFixture fixture)
     public async Task A_schedule_fires_on_its_reminder_and_stops_when_cancelled()
     {
         var tenant = "sched-" + Guid.NewGuid().ToString("N")[..8];
-        await using var received = await StreamProbe.SubscribeAsync(fixture.Client, tenant, ListenerRoute.Broadcast);
-        var hub = fixture.Client.GetGrain<ICacheHubGrain>(tenant);
+        await using var received = await StreamProbe.EverythingAsync(fixture.Client, tenant);
+        var hub = fixture.Client.GetGrain<IScheduleGrain>(tenant);
         try
         {
             await hub.ScheduleInvalidation("realtime", ["stats:realtime", "active-users"], TimeSpan.FromSeconds(1));
@@ -64,7 +64,7 @@ public sealed class HubFeaturesTests(ClusterFixture fixture)
             Assert.False(await hub.CancelScheduledInvalidation("realtime"));
             Assert.Empty(await hub.GetScheduledInvalidations());
             // Ticks that fired before the cancel may still be buffered or in flight; past them comes our sentinel.
-            await hub.Invalidate(["sentinel"]);
+            await fixture.Client.GetGrain<ICacheHubGrain>(tenant).Invalidate(["sentinel"]);
             var next = await received.NextAsync("waiting for the sentinel after cancelling");
             for (var early = 0; early < 3 && next.Items.SequenceEqual(first.Items); early++)
             {

@@ -13,6 +13,9 @@ public sealed class ClusterFixture : IAsyncLifetime
     /// <summary>A tenant debounced with the default window (100 ms).</summary>
     public const string DefaultDebouncedTenant = "debounced-default";
 
+    /// <summary>The history byte cap of every tenant (small, so tests reach it quickly).</summary>
+    public const long HistoryMaxBytes = 2 * 1024 * 1024;
+
     public TestCluster Cluster { get; private set; } = null!;
 
     public IClusterClient Client => Cluster.Client;
@@ -36,6 +39,7 @@ public sealed class ClusterFixture : IAsyncLifetime
             {
                 o.DebounceWindows[DebouncedTenant] = TimeSpan.FromMilliseconds(300);
                 o.DebouncedTenants.Add(DefaultDebouncedTenant);
+                o.HistoryMaxBytes = HistoryMaxBytes;
             });
             // Reminders normally tick at most once a minute; tests need a schedule to fire within seconds.
             siloBuilder.Configure<ReminderOptions>(o => o.MinimumReminderPeriod = TimeSpan.FromSeconds(1));

@@ -10,12 +10,18 @@ public sealed class ThreeSiloFixture : IAsyncLifetime
 {
     public static readonly TimeSpan UnsubscribeGrace = TimeSpan.FromMilliseconds(200);
 
+    public static readonly TimeSpan InboxCheckInterval = TimeSpan.FromMilliseconds(500);
+
     public IReadOnlyList<TestFrontend> Silos { get; private set; } = [];
 
     public async Task InitializeAsync()
     {
         var clusterId = "three-" + Guid.NewGuid().ToString("N")[..8];
-        KeyValuePair<string, string>[] settings = [new("CountCachula:UnsubscribeGrace", UnsubscribeGrace.ToString())];
+        KeyValuePair<string, string>[] settings =
+        [
+            new("CountCachula:UnsubscribeGrace", UnsubscribeGrace.ToString()),
+            new("CountCachula:InboxCheckInterval", InboxCheckInterval.ToString()),
+        ];
         var first = await TestFrontend.StartAsync(clusterId, settings: settings);
         var second = await TestFrontend.StartAsync(clusterId, first.SiloPort, settings);
         var third = await TestFrontend.StartAsync(clusterId, first.SiloPort, settings);
@@ -34,20 +40,21 @@ public sealed class ThreeSiloFixture : IAsyncLifetime
         }
     }
 
-    private static async Task WaitForMembersAsync(TestFrontend silo, int count)
+    /// <summary>Waits until <paramref name="silo"/> sees <paramref name="count"/> active members.</summary>
+    public static async Task WaitForMembersAsync(TestFrontend silo, int count)
     {
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
         var membership = silo.Get<IClusterMembershipService>();
         try
         {
-            if (Active(membership.CurrentSnapshot) >= count)
+            if (Active(membership.CurrentSnapshot) == count)
             {
                 return;
             }
 
             await foreach (var snapshot in membership.MembershipUpdates.WithCancellation(cts.Token))
             {
-                if (Active(snapshot) >= count)
+                if (Active(snapshot) == count)
                 {
                     return;
                 }
@@ -55,7 +62,7 @@ public sealed class ThreeSiloFixture : IAsyncLifetime
         }
         catch (OperationCanceledException) when (cts.IsCancellationRequested)
         {
-            throw new TimeoutException($"Forming the cluster: silo {silo.SiloPort} saw {Active(membership.CurrentSnapshot)} of {count} active silos within 60 s.");
+            throw new TimeoutException($"Waiting for the membership: silo {silo.SiloPort} saw {Active(membership.CurrentSnapshot)} of {count} active silos within 60 s.");
         }
     }
 

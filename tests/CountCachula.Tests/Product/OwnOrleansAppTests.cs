@@ -26,8 +26,8 @@ public sealed class OwnOrleansAppTests(ClusterFixture fixture)
     [Fact]
     public async Task A_grain_of_the_application_invalidates_through_the_hub()
     {
-        await using var broadcast = await StreamProbe.SubscribeAsync(fixture.Client, CacheTenant.Default, ListenerRoute.Broadcast);
-        await using var notices = await StreamProbe.SubscribeAsync(fixture.Client, CacheTenant.Default, ListenerRoute.Notices);
+        await using var broadcast = await StreamProbe.EverythingAsync(fixture.Client, CacheTenant.Default);
+        await using var notices = await StreamProbe.NoticesAsync(fixture.Client, CacheTenant.Default);
 
         await fixture.Client.GetGrain<IOrderGrain>("42").Ship();
 

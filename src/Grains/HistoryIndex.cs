@@ -12,6 +12,12 @@ internal sealed class HistoryIndex
 
     /// <summary>Every event after this time is retained.</summary>
     [Id(2)] public DateTime FloorAtUtc { get; set; }
+
+    /// <summary>
+    /// When this index was first stored. Storage that was lost comes back without it, so a later activation knows it
+    /// cannot vouch for what happened before.
+    /// </summary>
+    [Id(3)] public DateTime CreatedAtUtc { get; set; }
 }
 
 /// <summary>One retained history segment.</summary>
@@ -32,34 +38,12 @@ internal sealed class HistorySegmentInfo
 
     /// <summary>How many events it holds.</summary>
     [Id(4)] public int Count { get; set; }
+
+    /// <summary>The estimated size of its events (see <see cref="HubHistory.SizeOf"/>).</summary>
+    [Id(5)] public long Bytes { get; set; }
 }
 
-/// <summary>Where the silos of one tenant listen, as the hub persists it.</summary>
-[GenerateSerializer]
-internal sealed class HubRoutes
-{
-    /// <summary>Silos reading the broadcast stream.</summary>
-    [Id(0)] public HashSet<string> Broadcast { get; set; } = new(StringComparer.Ordinal);
-
-    /// <summary>Silos reading the notice stream.</summary>
-    [Id(1)] public HashSet<string> Notices { get; set; } = new(StringComparer.Ordinal);
-
-    /// <summary>Silos reading each tag's stream; a tag with no listener has no entry.</summary>
-    [Id(2)] public Dictionary<string, HashSet<string>> Tags { get; set; } = new(StringComparer.Ordinal);
-
-    /// <summary>The listeners of <paramref name="tag"/>, created when missing.</summary>
-    public HashSet<string> TagListeners(string tag)
-    {
-        if (!Tags.TryGetValue(tag, out var listeners))
-        {
-            Tags[tag] = listeners = new HashSet<string>(StringComparer.Ordinal);
-        }
-
-        return listeners;
-    }
-}
-
-/// <summary>The persisted schedules of one tenant's hub.</summary>
+/// <summary>The persisted schedules of one tenant.</summary>
 [GenerateSerializer]
 internal sealed class HubSchedules
 {

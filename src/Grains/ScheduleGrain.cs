@@ -1,8 +1,14 @@
+using Microsoft.Extensions.Logging;
+
 namespace CountCachula.Grains;
 
-/// <summary>The hub's time-based invalidations: named schedules fired by Orleans reminders.</summary>
-internal sealed partial class CacheHubGrain
+/// <summary>A tenant's time-based invalidations; see <see cref="IScheduleGrain"/>.</summary>
+internal sealed partial class ScheduleGrain(
+    [PersistentState("schedules", CacheTopics.Storage)] IPersistentState<HubSchedules> schedules,
+    ILogger<ScheduleGrain> logger) : Grain, IScheduleGrain, IRemindable
 {
+    private const string ReminderPrefix = "invalidate:";
+
     /// <inheritdoc />
     public async Task ScheduleInvalidation(string name, IReadOnlyList<string> tags, TimeSpan period)
     {
@@ -53,9 +59,12 @@ internal sealed partial class CacheHubGrain
             return;
         }
 
-        if (schedules.State.Schedules.TryGetValue(reminderName[ReminderPrefix.Length..], out var schedule))
+        var name = reminderName[ReminderPrefix.Length..];
+        if (schedules.State.Schedules.TryGetValue(name, out var schedule))
         {
-            await PublishAsync(NextEvent(CacheEventKind.Invalidate, [.. schedule.Tags]));
+            // One key per tick: a tick the reminder service delivers twice is published once.
+            var key = string.Concat("schedule:", name, ":", status.CurrentTickTime.Ticks.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            await GrainFactory.GetGrain<ICacheHubGrain>(this.GetPrimaryKeyString()).Publish(CachePublication.Invalidate(schedule.Tags, IdempotencyKeys.Check(key) is null ? key : null));
         }
         else if (await this.GetReminder(reminderName) is { } orphan)
         {
@@ -63,4 +72,7 @@ internal sealed partial class CacheHubGrain
             await this.UnregisterReminder(orphan);
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Tenant {Tenant} invalidates schedule {Name} every {Period}")]
+    private static partial void LogScheduled(ILogger logger, string tenant, string name, TimeSpan period);
 }
