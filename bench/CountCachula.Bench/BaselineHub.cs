@@ -64,7 +64,7 @@ internal static class BaselineHub
             return Results.Ok(new { ok = true });
         });
 
-        app.MapGet("/", () => "The specification's CacheHub, for comparison.");
+        app.MapGet("/health/ready", () => "The specification's CacheHub, for comparison.");
         await app.RunAsync();
         return 0;
     }

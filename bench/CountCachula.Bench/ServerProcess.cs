@@ -71,7 +71,8 @@ internal sealed class ServerProcess : IAsyncDisposable
 
             try
             {
-                using var response = await http.GetAsync(url);
+                // Readiness, not the demo page: the hub runs in Production, where the samples are not mapped.
+                using var response = await http.GetAsync(new Uri(url, "/health/ready"));
                 if (response.IsSuccessStatusCode)
                 {
                     return server;

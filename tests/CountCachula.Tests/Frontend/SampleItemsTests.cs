@@ -128,7 +128,8 @@ public sealed class SampleItemsTests(FrontendFixture frontend) : IClassFixture<F
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal("text/html", response.Content.Headers.ContentType?.MediaType);
         var html = await response.Content.ReadAsStringAsync();
-        Assert.Contains("new EventSource('/api/cache-events')", html);
+        // The page passes its own query on (?access_token=, ?tags=, ?lastEventId=) to the stream it opens.
+        Assert.Contains("new EventSource('/api/cache-events' + location.search)", html);
     }
 
     private async Task<string> CreateAsync(string name)
