@@ -42,6 +42,12 @@ public sealed record CacheEvent
     /// <summary>The publisher's idempotency key, if it gave one: kept with the event so a retry is recognised by any later hub activation.</summary>
     [Id(10)] public string? IdempotencyKey { get; init; }
 
+    /// <summary>
+    /// The W3C <c>traceparent</c> of the publish span that accepted the event, or null when nothing was tracing. Each
+    /// frontend's dispatch span continues it (see <see cref="CacheTracing"/>). Null in events recorded before it existed.
+    /// </summary>
+    [Id(11)] public string? TraceParent { get; init; }
+
     /// <summary>The tags that decide who receives the event, or null when everyone of the tenant does.</summary>
     public IReadOnlyList<string>? AddressTags => Kind == CacheEventKind.Invalidate ? Items : ScopeTags;
 }

@@ -63,10 +63,12 @@ internal sealed partial class CacheHubGrain(
     public async Task<PublishReceipt> Publish(CachePublication publication)
     {
         var cacheEvent = Validate(publication);
+        using var span = HubTracing.StartPublish(Tenant, cacheEvent.Kind, cacheEvent.Items.Count);
         var key = publication.IdempotencyKey;
         if (key is not null && _keys.TryGet(key, DateTime.UtcNow, out var original))
         {
             metrics.Repeated(Tenant);
+            span?.SetTag(CacheTracing.OutcomeTag, "repeated").SetTag(CacheTracing.EventIdTag, original);
             return new PublishReceipt(original, Repeated: true);
         }
 
@@ -76,10 +78,21 @@ internal sealed partial class CacheHubGrain(
             // publish is sequenced at once instead, so its key can answer for exactly one event.
             _debounce.Add(cacheEvent.Items);
             _debounceTimer ??= this.RegisterGrainTimer(_ => FlushDebouncedAsync(), new GrainTimerCreationOptions(_debounceWindow, Timeout.InfiniteTimeSpan));
+            span?.SetTag(CacheTracing.OutcomeTag, "debounced");
             return new PublishReceipt(0, Repeated: false);
         }
 
-        return new PublishReceipt(await PublishAsync(cacheEvent), Repeated: false);
+        try
+        {
+            var sequence = await PublishAsync(cacheEvent);
+            span?.SetTag(CacheTracing.EventIdTag, sequence);
+            return new PublishReceipt(sequence, Repeated: false);
+        }
+        catch (Exception exception)
+        {
+            HubTracing.Failed(span, exception);
+            throw;
+        }
     }
 
     /// <inheritdoc />
@@ -122,18 +135,34 @@ internal sealed partial class CacheHubGrain(
         }
     }
 
-    private Task FlushDebouncedAsync()
+    private async Task FlushDebouncedAsync()
     {
         _debounceTimer?.Dispose();
         _debounceTimer = null;
         var tags = _debounce.Drain();
-        return tags.Length == 0 ? Task.CompletedTask : PublishAsync(NewEvent(CacheEventKind.Invalidate, tags));
+        if (tags.Length == 0)
+        {
+            return;
+        }
+
+        // The gathered publishes each ended with their own span; the event they became gets its own publish span.
+        using var span = HubTracing.StartPublish(Tenant, CacheEventKind.Invalidate, tags.Length);
+        try
+        {
+            span?.SetTag(CacheTracing.EventIdTag, await PublishAsync(NewEvent(CacheEventKind.Invalidate, tags)));
+        }
+        catch (Exception exception)
+        {
+            HubTracing.Failed(span, exception);
+            throw;
+        }
     }
 
     /// <summary>Sequences, records and routes one event; returns its sequence once it is recorded.</summary>
     private async Task<long> PublishAsync(CacheEvent unsequenced)
     {
-        var cacheEvent = unsequenced with { Sequence = ++_sequence };
+        // The event carries the publish span's context, so each frontend's dispatch span continues the same trace.
+        var cacheEvent = unsequenced with { Sequence = ++_sequence, TraceParent = HubTracing.CurrentTraceParent() };
         LogPublishing(logger, Tenant, cacheEvent.Sequence, cacheEvent.Kind, cacheEvent.Items.Count);
         bool recorded;
         try

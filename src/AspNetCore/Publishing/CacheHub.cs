@@ -49,7 +49,7 @@ internal sealed class CacheHub(IGrainFactory grains, string tenant) : ICacheHub
             throw new ArgumentException(keyProblem, "idempotencyKey");
         }
 
-        return grains.GetGrain<ICacheHubGrain>(Tenant).Publish(publication);
+        return PublishTracing.PublishAsync(grains.GetGrain<ICacheHubGrain>(Tenant), publication);
     }
 
     /// <inheritdoc />

@@ -9,10 +9,24 @@ namespace CountCachula.WebFrontend.Streaming;
 /// connections it concerns, and queues on each the frame with just the tags that matched its interests (the specification's
 /// <c>relevantTags</c>). Frames are encoded once per distinct content and format, and nothing waits on a connection.
 /// </summary>
-internal sealed class CacheEventDispatcher(ConnectionRegistry registry, CountCachulaMetrics metrics, RecentActivity activity, OutputCacheEviction outputCache)
+internal sealed class CacheEventDispatcher(
+    ConnectionRegistry registry,
+    CountCachulaMetrics metrics,
+    RecentActivity activity,
+    OutputCacheEviction outputCache,
+    ListenerIdentity identity)
 {
     /// <summary>Delivers <paramref name="cacheEvent"/> to this silo's connections; returns how many took it.</summary>
     public int Dispatch(CacheEvent cacheEvent)
+    {
+        // Per event, never per connection: with tracing off this is a null check and a listener check.
+        using var span = DispatchTracing.Start(cacheEvent, identity.Id);
+        var delivered = DispatchToConnections(cacheEvent);
+        span?.SetTag(CacheTracing.ConnectionsTag, delivered);
+        return delivered;
+    }
+
+    private int DispatchToConnections(CacheEvent cacheEvent)
     {
         outputCache.BeforeDispatch(cacheEvent);
         var tenant = cacheEvent.Tenant;

@@ -3,12 +3,13 @@ using OpenTelemetry;
 using OpenTelemetry.Exporter;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
+using OpenTelemetry.Trace;
 
 namespace CountCachula.WebFrontend.Hosting;
 
 /// <summary>
-/// The frontend's OpenTelemetry set-up: which meters are collected, how the process names itself, and where metrics
-/// go (always <c>/metrics</c>; OTLP when configured).
+/// The frontend's OpenTelemetry set-up: which meters are collected, how the process names itself, where metrics go
+/// (always <c>/metrics</c>; OTLP when configured), and whether traces are recorded and pushed over OTLP.
 /// </summary>
 public static class CountCachulaTelemetry
 {
@@ -29,15 +30,22 @@ public static class CountCachulaTelemetry
     ];
 
     /// <summary>
+    /// The activity sources traced when tracing is on: Count Cachula's publish and dispatch spans, and ASP.NET Core's
+    /// request spans (its own source since .NET 10), which an HTTP publish's span joins as a child.
+    /// </summary>
+    public static readonly IReadOnlyList<string> TracedSources = [CacheTracing.SourceName, "Microsoft.AspNetCore"];
+
+    /// <summary>
     /// Registers metrics collection with the Prometheus exporter and, when an OTLP endpoint is configured, the OTLP
-    /// exporter. Returns the builder so tracing can be added to the same pipeline.
+    /// exporter; and tracing with the OTLP exporter when <see cref="TelemetryOptions.Tracing"/> says so. Returns the
+    /// builder so more can be added to the same pipeline.
     /// </summary>
     public static OpenTelemetryBuilder AddCountCachulaTelemetry(this WebApplicationBuilder builder)
     {
         var options = builder.Configuration.GetSection(TelemetryOptions.SectionName).Get<TelemetryOptions>() ?? new TelemetryOptions();
-        (OtlpExportProtocol Protocol, Uri Endpoint)? otlp = string.IsNullOrWhiteSpace(options.OtlpEndpoint) ? null : OtlpTarget(options.OtlpEndpoint, options.OtlpProtocol);
+        (OtlpExportProtocol Protocol, Uri Endpoint)? otlp = string.IsNullOrWhiteSpace(options.OtlpEndpoint) ? null : OtlpTarget(options.OtlpEndpoint, options.OtlpProtocol, "v1/metrics");
         var otlpFromEnvironment = !string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]);
-        return builder.Services.AddOpenTelemetry()
+        var telemetry = builder.Services.AddOpenTelemetry()
             .ConfigureResource(resource => resource
                 .AddService(options.ServiceName, autoGenerateServiceInstanceId: false)
                 .AddDetector(services => new SiloResourceDetector(services.GetService<ILocalSiloDetails>())))
@@ -57,10 +65,36 @@ public static class CountCachulaTelemetry
                     metrics.AddOtlpExporter();
                 }
             });
+
+        // Off unless asked for, or unless an OTLP endpoint is configured (someone collects): with nothing listening,
+        // a publish and a dispatch each cost one listener check.
+        if (options.Tracing ?? (otlp is not null || otlpFromEnvironment))
+        {
+            var traces = string.IsNullOrWhiteSpace(options.OtlpEndpoint) ? ((OtlpExportProtocol, Uri)?)null : OtlpTarget(options.OtlpEndpoint, options.OtlpProtocol, "v1/traces");
+            telemetry.WithTracing(tracing =>
+            {
+                tracing.AddSource([.. TracedSources]);
+                if (traces is var (protocol, endpoint))
+                {
+                    tracing.AddOtlpExporter(exporter =>
+                    {
+                        exporter.Protocol = protocol;
+                        exporter.Endpoint = endpoint;
+                    });
+                }
+                else
+                {
+                    // The OTEL_EXPORTER_OTLP_* variables, or the exporter's default (a collector on localhost:4317).
+                    tracing.AddOtlpExporter();
+                }
+            });
+        }
+
+        return telemetry;
     }
 
     /// <summary>Checked while the app is built, so a wrong setting stops the start with one line naming it.</summary>
-    private static (OtlpExportProtocol Protocol, Uri Endpoint) OtlpTarget(string endpoint, string protocol)
+    private static (OtlpExportProtocol Protocol, Uri Endpoint) OtlpTarget(string endpoint, string protocol, string signalPath)
     {
         if (!Uri.TryCreate(endpoint, UriKind.Absolute, out var uri))
         {
@@ -75,7 +109,7 @@ public static class CountCachulaTelemetry
         if (protocol.Equals("http/protobuf", StringComparison.OrdinalIgnoreCase))
         {
             // A programmatic endpoint is used as given, not extended per signal as OTEL_EXPORTER_OTLP_ENDPOINT is.
-            return (OtlpExportProtocol.HttpProtobuf, uri.AbsolutePath is "/" or "" ? new Uri(uri, "v1/metrics") : uri);
+            return (OtlpExportProtocol.HttpProtobuf, uri.AbsolutePath is "/" or "" ? new Uri(uri, signalPath) : uri);
         }
 
         throw new InvalidOperationException($"{TelemetryOptions.SectionName}:OtlpProtocol is '{protocol}'; use 'grpc' or 'http/protobuf'.");
