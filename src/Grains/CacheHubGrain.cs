@@ -149,7 +149,8 @@ internal sealed partial class CacheHubGrain(
         using var span = HubTracing.StartPublish(Tenant, CacheEventKind.Invalidate, tags.Length);
         try
         {
-            span?.SetTag(CacheTracing.EventIdTag, await PublishAsync(NewEvent(CacheEventKind.Invalidate, tags)));
+            var sequence = await PublishAsync(NewEvent(CacheEventKind.Invalidate, tags));
+            span?.SetTag(CacheTracing.EventIdTag, sequence);
         }
         catch (Exception exception)
         {
