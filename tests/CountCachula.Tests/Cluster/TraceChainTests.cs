@@ -10,8 +10,11 @@ using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using CountCachula.WebFrontend.Hosting;
+using OpenTelemetry.Trace;
 using Orleans.Runtime;
 
 namespace CountCachula.Tests.Cluster;
@@ -86,6 +89,26 @@ public sealed class TraceChainTests
 
         var traces = await collector.WaitForAsync(body => body.Contains(CacheTracing.DispatchSpan, StringComparison.Ordinal), "dispatch spans pushed to /v1/traces");
         Assert.Contains(CacheTracing.PublishSpan, traces);
+    }
+
+    [Theory]
+    [InlineData(null, null, false)]
+    [InlineData("http://127.0.0.1:4318", null, true)]
+    [InlineData("http://127.0.0.1:4318", "false", false)]
+    [InlineData(null, "true", true)]
+    public void Tracing_is_on_when_asked_for_or_when_an_otlp_endpoint_is_set(string? endpoint, string? tracing, bool expected)
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Configuration.AddInMemoryCollection(
+        [
+            new("CountCachula:Telemetry:OtlpEndpoint", endpoint),
+            new("CountCachula:Telemetry:Tracing", tracing),
+            new("OTEL_EXPORTER_OTLP_ENDPOINT", null),
+        ]);
+
+        builder.AddCountCachulaTelemetry();
+
+        Assert.Equal(expected, builder.Services.Any(service => service.ServiceType == typeof(TracerProvider)));
     }
 
     private static string ListenerOf(TestFrontend frontend) => CacheListeners.ForSilo(frontend.Get<ILocalSiloDetails>().SiloAddress);
