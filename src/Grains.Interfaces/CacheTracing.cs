@@ -1,8 +1,8 @@
 namespace CountCachula;
 
 /// <summary>
-/// The names of Count Cachula's traces: one <c>ActivitySource</c> (<see cref="SourceName"/>) for the publish span the
-/// hub starts and the dispatch span each frontend starts for the same event, and the tags they carry.
+/// Count Cachula's traces: one <c>ActivitySource</c>, <see cref="SourceName"/>, for the publish span the hub starts and
+/// the dispatch span each frontend starts for the same event. A host that sets up its own tracer adds this source.
 /// </summary>
 public static class CacheTracing
 {
@@ -10,40 +10,40 @@ public static class CacheTracing
     public const string SourceName = "CountCachula";
 
     /// <summary>The name of the span of one publish, on the silo of the tenant's hub.</summary>
-    public const string PublishSpan = "countcachula.publish";
+    internal const string PublishSpan = "countcachula.publish";
 
     /// <summary>The name of the span of one event's delivery to one frontend's connections.</summary>
-    public const string DispatchSpan = "countcachula.dispatch";
+    internal const string DispatchSpan = "countcachula.dispatch";
 
     /// <summary>
     /// The <c>RequestContext</c> key under which a publish call carries its caller's W3C trace context to the hub grain:
     /// the key Orleans' own activity propagation uses, so either can set it.
     /// </summary>
-    public const string TraceParentKey = "traceparent";
+    internal const string TraceParentKey = "traceparent";
 
     /// <summary>Tag: the tenant.</summary>
-    public const string TenantTag = "countcachula.tenant";
+    internal const string TenantTag = "countcachula.tenant";
 
     /// <summary>Tag: <c>invalidate</c>, <c>preload-hint</c> or <c>custom</c>.</summary>
-    public const string KindTag = "countcachula.kind";
+    internal const string KindTag = "countcachula.kind";
 
     /// <summary>Tag: how many tags (invalidations) or routes (preload hints) the event carries; 0 for custom events.</summary>
-    public const string TagCountTag = "countcachula.tag_count";
+    internal const string TagCountTag = "countcachula.tag_count";
 
     /// <summary>Tag: the event's id (its sequence, the SSE <c>id:</c>).</summary>
-    public const string EventIdTag = "countcachula.event_id";
+    internal const string EventIdTag = "countcachula.event_id";
 
     /// <summary>Tag on a publish that sequenced nothing: <c>repeated</c> (its idempotency key was seen) or <c>debounced</c> (gathered for a later event).</summary>
-    public const string OutcomeTag = "countcachula.outcome";
+    internal const string OutcomeTag = "countcachula.outcome";
 
     /// <summary>Tag on a dispatch: the frontend that dispatched (its listener id, <c>silo-{address}</c> when co-hosted).</summary>
-    public const string ListenerTag = "countcachula.listener";
+    internal const string ListenerTag = "countcachula.listener";
 
     /// <summary>Tag on a dispatch: how many of the frontend's connections the event was queued on.</summary>
-    public const string ConnectionsTag = "countcachula.connections";
+    internal const string ConnectionsTag = "countcachula.connections";
 
     /// <summary>The kind as the tag and the metrics name it.</summary>
-    public static string KindName(CacheEventKind kind) => kind switch
+    internal static string KindName(CacheEventKind kind) => kind switch
     {
         CacheEventKind.Invalidate => "invalidate",
         CacheEventKind.PreloadHint => "preload-hint",
