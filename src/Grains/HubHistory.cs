@@ -172,7 +172,7 @@ internal sealed class HubHistory(IPersistentState<HistoryIndex> state, IGrainFac
             size += 32 + (2L * tag.Length);
         }
 
-        return size + (2L * ((cacheEvent.Data?.Length ?? 0) + (cacheEvent.EventName?.Length ?? 0) + (cacheEvent.IdempotencyKey?.Length ?? 0)));
+        return size + (2L * ((cacheEvent.Data?.Length ?? 0) + (cacheEvent.EventName?.Length ?? 0) + (cacheEvent.IdempotencyKey?.Length ?? 0) + (cacheEvent.TraceParent?.Length ?? 0)));
     }
 
     /// <summary>Drops whole segments, oldest first, beyond the count, age or byte cap; the floor records what was dropped.</summary>
