@@ -31,7 +31,7 @@ public static class CountCachulaTelemetry
 
     /// <summary>
     /// The activity sources traced when tracing is on: Count Cachula's publish and dispatch spans, and ASP.NET Core's
-    /// request spans (its own source since .NET 10), which an HTTP publish's span joins as a child.
+    /// request spans (ASP.NET Core's own source, no instrumentation package), of which an HTTP publish's span is a child.
     /// </summary>
     public static readonly IReadOnlyList<string> TracedSources = [CacheTracing.SourceName, "Microsoft.AspNetCore"];
 
