@@ -33,7 +33,10 @@ internal sealed record BenchOptions
     /// <summary>Extra configuration for the child server, e.g. <c>--server-arg Orleans:Streams:StreamPollInterval=00:00:00.010</c>.</summary>
     public IReadOnlyList<string> ServerArgs { get; init; } = [];
 
-    /// <summary>Which hub to measure: ours, the specification's literal baseline, or both in one run ("compare").</summary>
+    /// <summary>
+    /// Which hub to measure: ours, the specification's literal baseline, both in one run ("compare"), the bare C server
+    /// ("floor"), or the floor and ours in one run ("compare-floor").
+    /// </summary>
     public string Hub { get; init; } = "countcachula";
 
     /// <summary>Percentage of connections that stop reading right after <c>connected</c> (slow clients).</summary>
@@ -91,14 +94,14 @@ internal sealed record BenchOptions
             throw new ArgumentException("--partition needs --groups to be a positive multiple of --silos.");
         }
 
-        if (options.Hub is not ("countcachula" or "baseline" or "compare"))
+        if (options.Hub is not ("countcachula" or "baseline" or "compare" or "floor" or "compare-floor"))
         {
-            throw new ArgumentException("--hub is countcachula, baseline or compare.");
+            throw new ArgumentException("--hub is countcachula, baseline, compare, floor or compare-floor.");
         }
 
         if (options.Hub != "countcachula" && (options.Silos > 1 || options.Groups > 0 || options.Url is not null))
         {
-            throw new ArgumentException("--hub baseline/compare measures one started process with every connection listening to everything.");
+            throw new ArgumentException("--hub baseline/compare/floor/compare-floor measures one started process with every connection listening to everything.");
         }
 
         if (options.SlowPercent is < 0 or >= 100)
@@ -144,7 +147,10 @@ internal sealed record BenchOptions
           --drain S             seconds to wait for stragglers after the last publish (default 10)
           --server-arg K=V      configuration for the started hub (repeatable)
           --hub H               countcachula (default), baseline (the specification's CacheHub written literally), or
-                                compare: baseline then countcachula with the same load, and the ratio of deliveries/s
+                                compare: baseline then countcachula with the same load, and the ratio of deliveries/s,
+                                floor: the bare single-threaded C epoll server (bench/floor/floor-hub.c, built with
+                                cc -O2 at run time; skipped when there is no cc), or
+                                compare-floor: floor then countcachula with the same load, p50/p99 side by side
           --slow-percent P      P% of connections stop reading after 'connected'; figures are for the others
           --tag-bytes B         pad each published tag to about B bytes (default: no padding)
           --hold S              hold the connections idle S seconds first and report the server's idle CPU

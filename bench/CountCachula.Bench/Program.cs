@@ -42,14 +42,39 @@ if (options.Hub == "compare")
     return ours.ExitCode;
 }
 
+if (options.Hub == "compare-floor")
+{
+    // The floor first (it has nothing to warm but the kernel's paths, so 100 warm-up events are plenty), then ours
+    // with the same load; the last line puts the two side by side.
+    var floor = await MeasureAsync(options with { Hub = "floor", Warmup = Math.Min(options.Warmup, 100) });
+    var ours = await MeasureAsync(options with { Hub = "countcachula" });
+    string Ms(double value) => double.IsNaN(value) ? "n/a" : value.ToString("0.0", CultureInfo.InvariantCulture) + "ms";
+    Console.WriteLine(
+        $"side-by-side p50 countcachula={Ms(ours.P50)} floor={Ms(floor.P50)} p99 countcachula={Ms(ours.P99)} floor={Ms(floor.P99)} " +
+        $"deliveries/s countcachula={ours.DeliveriesPerSecond.ToString("0", CultureInfo.InvariantCulture)} floor={floor.DeliveriesPerSecond.ToString("0", CultureInfo.InvariantCulture)}");
+    return ours.ExitCode;
+}
+
 return (await MeasureAsync(options)).ExitCode;
 
 static async Task<RunResult> MeasureAsync(BenchOptions options)
 {
     var servers = new List<ServerProcess>();
+    string? floorExecutable = null;
     try
     {
-        if (options.Url is null)
+        if (options.Hub == "floor" && options.Url is null)
+        {
+            floorExecutable = await FloorHub.CompileAsync();
+            if (floorExecutable is null)
+            {
+                Console.WriteLine("hub=floor skipped: no C compiler (cc) on PATH");
+                return new RunResult(0, double.NaN, double.NaN, double.NaN);
+            }
+
+            servers.Add(await ServerProcess.StartAsync(floorExecutable, [], options.Verbose, TimeSpan.FromSeconds(10), "floor"));
+        }
+        else if (options.Url is null)
         {
             var clusterId = "bench-" + Guid.NewGuid().ToString("N")[..8];
             for (var s = 0; s < options.Silos; s++)
@@ -67,6 +92,11 @@ static async Task<RunResult> MeasureAsync(BenchOptions options)
         foreach (var server in servers)
         {
             await server.DisposeAsync();
+        }
+
+        if (floorExecutable is not null)
+        {
+            FloorHub.Delete(floorExecutable);
         }
     }
 }
@@ -266,7 +296,7 @@ static async Task<RunResult> RunAsync(BenchOptions options, List<ServerProcess> 
         $"p50={F(ledger.Latency.Percentile(50))}ms p99={F(ledger.Latency.Percentile(99))}ms max={F(ledger.Latency.MaxMilliseconds)}ms " +
         $"deliveries/s={deliveriesPerSecond.ToString("0", CultureInfo.InvariantCulture)} connect_time={F(connectTime.TotalSeconds)}s {serverFigures}{idleFigures}{streamFigures}");
     var exitCode = ledger.Delivered == expected && ledger.Duplicates == 0 && ledger.Strays == 0 ? 0 : 1;
-    return new RunResult(exitCode, deliveriesPerSecond, ledger.Latency.Percentile(99));
+    return new RunResult(exitCode, deliveriesPerSecond, ledger.Latency.Percentile(50), ledger.Latency.Percentile(99));
 }
 
 static int WarmupRounds(BenchOptions options) =>
@@ -300,4 +330,4 @@ static async Task<(long Messages, long Gaps, long Coalescings)?> DiagnosticsAsyn
 
 internal sealed record Diagnostics(long StreamMessages, long Gaps, long Coalescings);
 
-internal sealed record RunResult(int ExitCode, double DeliveriesPerSecond, double P99);
+internal sealed record RunResult(int ExitCode, double DeliveriesPerSecond, double P50, double P99);
