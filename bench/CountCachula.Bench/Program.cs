@@ -228,6 +228,7 @@ static async Task<RunResult> RunAsync(BenchOptions options, List<ServerProcess> 
     }
 
     var before = await DiagnosticsAsync(http, urls);
+    var hopsBefore = await HopFigures.ReadAsync(http, urls);
     var cpuBefore = servers.Aggregate(TimeSpan.Zero, (sum, s) => sum + s.CpuTime());
     var wallBefore = Stopwatch.GetTimestamp();
     using var cutOff = new CancellationTokenSource();
@@ -267,6 +268,7 @@ static async Task<RunResult> RunAsync(BenchOptions options, List<ServerProcess> 
     var cpuAfter = servers.Aggregate(TimeSpan.Zero, (sum, s) => sum + s.CpuTime());
     var rssEnd = servers.Sum(s => s.ResidentBytes());
     var after = await DiagnosticsAsync(http, urls);
+    var hopsAfter = await HopFigures.ReadAsync(http, urls);
     var failed = connections.Count(c => c.Failed);
     await stop.CancelAsync();
     foreach (var connection in connections)
@@ -295,6 +297,11 @@ static async Task<RunResult> RunAsync(BenchOptions options, List<ServerProcess> 
         $"lost={expected - ledger.Delivered} duplicates={ledger.Duplicates} strays={ledger.Strays} failed_conns={failed} publish_errors={publishErrors} " +
         $"p50={F(ledger.Latency.Percentile(50))}ms p99={F(ledger.Latency.Percentile(99))}ms max={F(ledger.Latency.MaxMilliseconds)}ms " +
         $"deliveries/s={deliveriesPerSecond.ToString("0", CultureInfo.InvariantCulture)} connect_time={F(connectTime.TotalSeconds)}s {serverFigures}{idleFigures}{streamFigures}");
+    if (hopsBefore is not null && hopsAfter is not null)
+    {
+        Console.WriteLine(HopFigures.Describe(hopsBefore, hopsAfter));
+    }
+
     var exitCode = ledger.Delivered == expected && ledger.Duplicates == 0 && ledger.Strays == 0 ? 0 : 1;
     return new RunResult(exitCode, deliveriesPerSecond, ledger.Latency.Percentile(50), ledger.Latency.Percentile(99));
 }

@@ -48,6 +48,9 @@ public sealed record CacheEvent
     /// </summary>
     [Id(11)] public string? TraceParent { get; init; }
 
+    /// <summary>Per-hop timestamps of a live event (see <see cref="EventHops"/>); null in the history's copy.</summary>
+    [Id(12)] internal EventHops? Hops { get; init; }
+
     /// <summary>The tags that decide who receives the event, or null when everyone of the tenant does.</summary>
     public IReadOnlyList<string>? AddressTags => Kind == CacheEventKind.Invalidate ? Items : ScopeTags;
 }

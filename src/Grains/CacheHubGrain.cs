@@ -164,6 +164,7 @@ internal sealed partial class CacheHubGrain(
     {
         // The event carries the publish span's context, so each frontend's dispatch span continues the same trace.
         var cacheEvent = unsequenced with { Sequence = ++_sequence, TraceParent = HubTracing.CurrentTraceParent() };
+        var sequencedAt = DateTime.UtcNow.Ticks;
         LogPublishing(logger, Tenant, cacheEvent.Sequence, cacheEvent.Kind, cacheEvent.Items.Count);
         bool recorded;
         try
@@ -192,7 +193,7 @@ internal sealed partial class CacheHubGrain(
         }
 
         metrics.Published(cacheEvent);
-        await RouteAsync(cacheEvent);
+        await RouteAsync(cacheEvent with { Hops = new EventHops { SequencedTicks = sequencedAt, RecordedTicks = DateTime.UtcNow.Ticks } });
         return cacheEvent.Sequence;
     }
 

@@ -22,6 +22,11 @@ internal sealed partial class InboxRouter(IStreamProvider streams, IClusterMembe
             return Task.CompletedTask;
         }
 
+        if (cacheEvent.Hops is { } hops)
+        {
+            cacheEvent = cacheEvent with { Hops = hops with { HandedTicks = DateTime.UtcNow.Ticks } };
+        }
+
         var sends = new List<Task>(listenerIds.Count);
         foreach (var listenerId in listenerIds)
         {

@@ -250,6 +250,7 @@ internal sealed class SseConnection
                 {
                     output.Write(frame.Bytes.Span);
                     _metrics?.Written(frame.PublishedAtUtc, now);
+                    frame.Timeline?.Written(now);
                 }
             }
 

@@ -39,7 +39,7 @@ internal sealed class CacheEventDispatcher(
 
         var index = registry.Index(tenant);
         var address = cacheEvent.AddressTags;
-        var frames = new FrameCache(cacheEvent);
+        var frames = new FrameCache(cacheEvent, cacheEvent.Hops is { } hops ? new HopTimeline(cacheEvent.PublishedAtUtc, hops, DateTime.UtcNow.Ticks, metrics) : null);
         var delivered = 0;
         if (address is null || index.EveryoneWantsAll)
         {
@@ -66,15 +66,15 @@ internal sealed class CacheEventDispatcher(
     }
 
     /// <summary>The frames of one event, made on first use.</summary>
-    private sealed class FrameCache(CacheEvent cacheEvent)
+    private sealed class FrameCache(CacheEvent cacheEvent, HopTimeline? timeline)
     {
         private SseFrame? _default;
         private SseFrame? _json;
         private Dictionary<(SseFormat, string), SseFrame>? _subsets;
 
         public SseFrame Whole(SseFormat format) => format == SseFormat.Json
-            ? _json ??= SseFrame.From(cacheEvent, cacheEvent.Items, SseFormat.Json)
-            : _default ??= SseFrame.From(cacheEvent, cacheEvent.Items, SseFormat.Default);
+            ? _json ??= Timed(SseFrame.From(cacheEvent, cacheEvent.Items, SseFormat.Json))
+            : _default ??= Timed(SseFrame.From(cacheEvent, cacheEvent.Items, SseFormat.Default));
 
         public SseFrame Subset(SseFormat format, List<int> positions)
         {
@@ -82,9 +82,15 @@ internal sealed class CacheEventDispatcher(
             var key = (format, string.Join(',', positions));
             if (!_subsets.TryGetValue(key, out var frame))
             {
-                _subsets[key] = frame = SseFrame.From(cacheEvent, [.. positions.Select(i => cacheEvent.Items[i])], format);
+                _subsets[key] = frame = Timed(SseFrame.From(cacheEvent, [.. positions.Select(i => cacheEvent.Items[i])], format));
             }
 
+            return frame;
+        }
+
+        private SseFrame Timed(SseFrame frame)
+        {
+            frame.Timeline = timeline;
             return frame;
         }
     }

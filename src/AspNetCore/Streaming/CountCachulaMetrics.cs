@@ -22,6 +22,7 @@ public sealed class CountCachulaMetrics
     private readonly Counter<long> _recoveries;
     private readonly Counter<long> _replays;
     private readonly Histogram<double> _publishToWrite;
+    private readonly Histogram<double> _hops;
     private long _streamMessageCount;
     private long _eventCount;
     private long _deliveryCount;
@@ -45,6 +46,11 @@ public sealed class CountCachulaMetrics
         _streamMessages = meter.CreateCounter<long>("countcachula.stream.messages", description: "Stream messages that reached this silo, duplicates and strays included.");
         _replays = meter.CreateCounter<long>("countcachula.replays", description: "Reconnections that asked to resume, by outcome (replayed, reset).");
         _publishToWrite = meter.CreateHistogram<double>("countcachula.publish_to_write.duration", unit: "ms", description: "From the hub accepting an event to its bytes being written to a connection.");
+        _hops = meter.CreateHistogram(
+            "countcachula.hop.duration",
+            unit: "ms",
+            description: "Time an event spent in each hop from publish to its first write on this frontend (hop: sequence, record, route, stream, dispatch, write).",
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = HopTimeline.BucketBoundaries });
         _recoveries = meter.CreateCounter<long>("countcachula.events.recoveries", description: "Times this silo read the hub's history to fill a gap in its events.");
         _gaps = meter.CreateCounter<long>("countcachula.events.gaps", description: "Events given up on after they failed to arrive in order.");
     }
@@ -128,6 +134,8 @@ public sealed class CountCachulaMetrics
     internal void Replayed(bool complete) => _replays.Add(1, new KeyValuePair<string, object?>("outcome", complete ? "replayed" : "reset"));
 
     internal void Written(DateTime publishedAtUtc, DateTime now) => _publishToWrite.Record((now - publishedAtUtc).TotalMilliseconds);
+
+    internal void Hop(string hop, double milliseconds) => _hops.Record(milliseconds, new KeyValuePair<string, object?>("hop", hop));
 
     internal void GapSkipped()
     {

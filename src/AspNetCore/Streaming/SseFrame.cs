@@ -34,6 +34,12 @@ internal sealed class SseFrame
     /// <summary>When the hub accepted the event; <see cref="DateTime.MinValue"/> for frames the frontend makes itself.</summary>
     public DateTime PublishedAtUtc { get; }
 
+    /// <summary>
+    /// The hops of the live event this frame carries, reported at its first write; null for frames the frontend makes
+    /// itself and for replays. Set by the dispatcher before the frame is queued on any connection.
+    /// </summary>
+    public HopTimeline? Timeline { get; set; }
+
     /// <summary>The heartbeat the specification prescribes.</summary>
     public static SseFrame Heartbeat { get; } = Create(id: null, "heartbeat", "ping");
 

@@ -173,6 +173,11 @@ internal sealed partial class TopicSubscriptions
     private Task OnEventAsync(CacheEvent cacheEvent, StreamSequenceToken? token)
     {
         _services.Metrics.StreamMessageReceived();
+        if (cacheEvent.Hops is { } hops)
+        {
+            cacheEvent = cacheEvent with { Hops = hops with { ReadTicks = DateTime.UtcNow.Ticks } };
+        }
+
         if (_tenants.TryGetValue(cacheEvent.Tenant, out var listener))
         {
             listener.Offer(cacheEvent);
