@@ -45,6 +45,9 @@ internal sealed record BenchOptions
     /// <summary>Pad each published tag to about this many bytes (bigger events fill a slow client's buffers sooner).</summary>
     public int TagBytes { get; init; }
 
+    /// <summary>Tags of the stream a churn client keeps opening while events are measured (0: no churn).</summary>
+    public int ChurnTags { get; init; }
+
     /// <summary>Seconds to hold the connections idle after connecting, measuring the server's idle CPU.</summary>
     public double Hold { get; init; }
 
@@ -76,6 +79,7 @@ internal sealed record BenchOptions
                 "--hub" => options with { Hub = Value() },
                 "--slow-percent" => options with { SlowPercent = double.Parse(Value(), CultureInfo.InvariantCulture) },
                 "--tag-bytes" => options with { TagBytes = int.Parse(Value(), CultureInfo.InvariantCulture) },
+                "--churn-tags" => options with { ChurnTags = int.Parse(Value(), CultureInfo.InvariantCulture) },
                 "--hold" => options with { Hold = double.Parse(Value(), CultureInfo.InvariantCulture) },
                 "--max-seconds" => options with { MaxSeconds = double.Parse(Value(), CultureInfo.InvariantCulture) },
                 "--verbose" => options with { Verbose = true },
@@ -107,6 +111,11 @@ internal sealed record BenchOptions
         if (options.SlowPercent is < 0 or >= 100)
         {
             throw new ArgumentException("--slow-percent is between 0 and 100.");
+        }
+
+        if (options.ChurnTags != 0 && (options.ChurnTags is < 2 or > 1000 || options.Hub != "countcachula"))
+        {
+            throw new ArgumentException("--churn-tags is 2-1000 (a stream holds at most 1,000 interests), with --hub countcachula.");
         }
 
         if (options.Url is not null && options.Silos > 1)
@@ -153,6 +162,8 @@ internal sealed record BenchOptions
                                 compare-floor: floor then countcachula with the same load, p50/p99 side by side
           --slow-percent P      P% of connections stop reading after 'connected'; figures are for the others
           --tag-bytes B         pad each published tag to about B bytes (default: no padding)
+          --churn-tags N        while measuring, open (and close) a stream with N new exact tags once a second (2-1000):
+                                the events' latency is a bystander's, churn_open_* how long such a stream takes to open
           --hold S              hold the connections idle S seconds first and report the server's idle CPU
           --max-seconds S       stop measuring S seconds after publishing starts (compare gives the baseline E/R + 10)
           --verbose             show the started hub's output

@@ -237,6 +237,9 @@ static async Task<RunResult> RunAsync(BenchOptions options, List<ServerProcess> 
         cutOff.CancelAfter(TimeSpan.FromSeconds(options.MaxSeconds));
     }
 
+    using var churnStop = new CancellationTokenSource();
+    var churn = options.ChurnTags > 0 ? new TagChurn(http, urls[0], options.ChurnTags) : null;
+    var churning = churn?.RunAsync(churnStop.Token) ?? Task.CompletedTask;
     var publishes = await PublishAsync(
         options.Events,
         options.Groups > 0 ? k => $"bench-t{k % options.Groups}" : k => $"bench-{k}",
@@ -251,6 +254,8 @@ static async Task<RunResult> RunAsync(BenchOptions options, List<ServerProcess> 
         // Cut off: what arrived so far is the figure.
     }
 
+    await churnStop.CancelAsync();
+    await churning;
     var expected = ledger.Expected;
     var lastCount = -1L;
     var lastProgress = Stopwatch.StartNew();
@@ -296,7 +301,7 @@ static async Task<RunResult> RunAsync(BenchOptions options, List<ServerProcess> 
         $"connections={options.Connections} events={options.Events} rate={F(options.Rate)}/s expected={expected} delivered={ledger.Delivered} " +
         $"lost={expected - ledger.Delivered} duplicates={ledger.Duplicates} strays={ledger.Strays} failed_conns={failed} publish_errors={publishErrors} " +
         $"p50={F(ledger.Latency.Percentile(50))}ms p99={F(ledger.Latency.Percentile(99))}ms max={F(ledger.Latency.MaxMilliseconds)}ms " +
-        $"deliveries/s={deliveriesPerSecond.ToString("0", CultureInfo.InvariantCulture)} connect_time={F(connectTime.TotalSeconds)}s {serverFigures}{idleFigures}{streamFigures}");
+        $"deliveries/s={deliveriesPerSecond.ToString("0", CultureInfo.InvariantCulture)} connect_time={F(connectTime.TotalSeconds)}s {serverFigures}{idleFigures}{streamFigures}{churn?.Figures()}");
     if (hopsBefore is not null && hopsAfter is not null)
     {
         Console.WriteLine(HopFigures.Describe(hopsBefore, hopsAfter));
