@@ -51,12 +51,16 @@ mapfile -t commands < <(sed -n 's/^RUN \(dotnet .*\)$/\1/p' Dockerfile)
 } > "$log" 2>&1 || fail "restore or publish"
 
 # The runtime stage: ENTRYPOINT with the image's environment, and its HEALTHCHECK command, until it passes.
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-http=$(free_port)
+# Three distinct free ports at once (HTTP, silo, gateway): sockets held open together, so the kernel cannot hand the
+# same port out twice, as separate look-ups once did (the silo took the HTTP port and Kestrel failed to bind).
+read -r http silo_port gateway_port < <(python3 -c 'import socket
+s = [socket.socket() for _ in range(3)]
+for x in s: x.bind(("127.0.0.1", 0))
+print(*[x.getsockname()[1] for x in s])')
 exe=$work/app/publish/CountCachula.WebFrontend
 [ -x "$exe" ] || fail "no CountCachula.WebFrontend in the published output"
 (cd "$work/app/publish" && ASPNETCORE_HTTP_PORTS=$http CountCachula__Auth__SigningKey=image-check-signing-key-0123456789abcdef \
-  exec "$exe" --Orleans:SiloPort "$(free_port)" --Orleans:GatewayPort "$(free_port)" --Orleans:ClusterId "image-check-$$") >> "$log" 2>&1 &
+  exec "$exe" --Orleans:SiloPort "$silo_port" --Orleans:GatewayPort "$gateway_port" --Orleans:ClusterId "image-check-$$") >> "$log" 2>&1 &
 pid=$!
 healthy=""
 start=$(date +%s)
