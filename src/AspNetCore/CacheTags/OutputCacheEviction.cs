@@ -35,7 +35,7 @@ public sealed partial class OutputCacheEviction(IServiceProvider services, IOpti
     /// <summary>Whether eviction is on.</summary>
     public bool Enabled => options.Value.EvictOutputCache;
 
-    /// <summary>The sequence of the last invalidation of <paramref name="tenant"/> this silo evicted for; 0 for none.</summary>
+    /// <summary>The sequence of the newest invalidation of <paramref name="tenant"/> this silo evicted for; 0 for none.</summary>
     public long LastEvicted(string tenant) => _tenants.TryGetValue(tenant, out var t) ? Interlocked.Read(ref t.LastSequence) : 0;
 
     /// <summary>Completes at the next eviction on this silo: lets tests and diagnostics wait instead of polling.</summary>
@@ -63,7 +63,18 @@ public sealed partial class OutputCacheEviction(IServiceProvider services, IOpti
             }
         }
 
-        Interlocked.Exchange(ref state.Listening.LastSequence, cacheEvent.Sequence);
+        // The newest, not the latest: a recovered event can be older than one dispatched before it.
+        for (var last = Interlocked.Read(ref state.Listening.LastSequence); cacheEvent.Sequence > last;)
+        {
+            var seen = Interlocked.CompareExchange(ref state.Listening.LastSequence, cacheEvent.Sequence, last);
+            if (seen == last)
+            {
+                break;
+            }
+
+            last = seen;
+        }
+
         Interlocked.Exchange(ref _evicted, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
     }
 

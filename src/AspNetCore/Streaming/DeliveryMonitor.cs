@@ -64,16 +64,21 @@ internal sealed partial class DeliveryMonitor(
     }
 
     /// <summary>
-    /// Recovers at once, and again one check interval later: while the cluster converges on a silo's death a topic
-    /// grain can briefly exist twice, and a registration that landed on the copy that loses would otherwise go unseen.
+    /// Recovers at once, again a second later and once more one check interval later: right after a silo's death
+    /// the history segments or topic grains it hosted may not be reachable yet (the first pass then fails, and waiting
+    /// for the next check would make its events seconds late), and while the cluster converges a topic grain can
+    /// briefly exist twice, so a registration that landed on the copy that loses would otherwise go unseen.
     /// </summary>
     private async Task RecoverTwiceAsync(string reason, CancellationToken stoppingToken)
     {
         await subscriptions.RecoverAllAsync(reason);
         try
         {
-            await Task.Delay(options.Value.InboxCheckInterval, stoppingToken);
+            var soon = TimeSpan.FromSeconds(1) < options.Value.InboxCheckInterval ? TimeSpan.FromSeconds(1) : options.Value.InboxCheckInterval;
+            await Task.Delay(soon, stoppingToken);
             await subscriptions.RecoverAllAsync(reason + " (second pass)");
+            await Task.Delay(options.Value.InboxCheckInterval - soon, stoppingToken);
+            await subscriptions.RecoverAllAsync(reason + " (third pass)");
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
