@@ -40,9 +40,8 @@ internal sealed class BroadcastGrain(
     public Task Route(CacheEvent cacheEvent)
     {
         var router = Router();
-        if (_table.Prune(router.IsDead) > 0)
+        if (router.PruneDead(_table))
         {
-            router.Forget(id => !router.IsDead(id));
             KeepAliveWhileListened();
         }
 

@@ -41,8 +41,23 @@ internal sealed partial class InboxRouter(IStreamProvider streams, IClusterMembe
         return Task.WhenAll(sends);
     }
 
+    /// <summary>
+    /// Drops from <paramref name="table"/> the listeners that membership declared dead (or whose lease ran out), and
+    /// their cached stream handles; true when any went.
+    /// </summary>
+    public bool PruneDead(ListenerTable table)
+    {
+        if (table.Prune(IsDead) == 0)
+        {
+            return false;
+        }
+
+        Forget(id => !IsDead(id));
+        return true;
+    }
+
     /// <summary>Drops the cached stream handles of listeners no longer listed.</summary>
-    public void Forget(Func<string, bool> stillListening)
+    private void Forget(Func<string, bool> stillListening)
     {
         foreach (var listenerId in _inboxes.Keys.Where(id => !stillListening(id)).ToList())
         {

@@ -44,9 +44,8 @@ internal sealed class TagTopicGrain(
     public Task Route(CacheEvent cacheEvent)
     {
         var router = Router();
-        if (_table.Prune(router.IsDead) > 0)
+        if (router.PruneDead(_table))
         {
-            router.Forget(id => !router.IsDead(id));
             KeepAliveWhileListened();
         }
 
