@@ -1,4 +1,5 @@
 using CountCachula;
+using CountCachula.Queues;
 
 // Extension methods live in the namespace of the type they extend, as Orleans' own do.
 namespace Orleans.Hosting;
@@ -7,7 +8,7 @@ namespace Orleans.Hosting;
 public static class CountCachulaClientBuilderExtensions
 {
     /// <summary>
-    /// Adds the memory stream provider the hub's grains publish on (<see cref="CacheTopics.StreamProvider"/>), so
+    /// Adds the stream provider the hub's grains publish on (<see cref="CacheTopics.StreamProvider"/>), so
     /// <c>MapCacheEvents</c> in this client process can subscribe to it. The silos of the cluster add it with
     /// <c>ISiloBuilder.AddCountCachula()</c>. A publisher-only client (one that only calls
     /// <see cref="ICacheHubGrain"/>) does not need it.
@@ -19,7 +20,7 @@ public static class CountCachulaClientBuilderExtensions
         // Safe to call twice: the provider is added once.
         if (!builder.Services.Any(s => s.IsKeyedService && Equals(s.ServiceKey, CacheTopics.StreamProvider)))
         {
-            builder.AddMemoryStreams(CacheTopics.StreamProvider);
+            builder.AddPersistentStreams(CacheTopics.StreamProvider, CacheQueueAdapterFactory.Create, _ => { });
         }
 
         return builder;

@@ -1,5 +1,6 @@
 using CountCachula;
 using CountCachula.Grains;
+using CountCachula.Queues;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Orleans.Configuration;
@@ -58,9 +59,9 @@ public static class CountCachulaSiloBuilderExtensions
         });
         builder.Services.AddMetrics();
         builder.Services.TryAddSingleton<HubMetrics>();
-        builder.AddMemoryStreams(CacheTopics.StreamProvider, streams =>
+        builder.AddPersistentStreams(CacheTopics.StreamProvider, CacheQueueAdapterFactory.Create, streams =>
         {
-            streams.ConfigurePartitioning(options.StreamQueueCount);
+            streams.Configure<HashRingStreamQueueMapperOptions>(o => o.Configure(q => q.TotalQueueCount = options.StreamQueueCount));
             streams.ConfigurePullingAgent(agent => agent.Configure(o => o.GetQueueMsgsTimerPeriod = options.StreamPollInterval));
         });
 
