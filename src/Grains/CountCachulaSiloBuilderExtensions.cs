@@ -12,7 +12,8 @@ namespace Orleans.Hosting;
 public static class CountCachulaSiloBuilderExtensions
 {
     /// <summary>
-    /// Registers the memory stream provider that carries cache events, plus in-memory defaults for what the host has
+    /// Registers the stream provider that carries cache events (in-memory queues read by a waiting read, see
+    /// <c>docs/architecture.md</c>), plus in-memory defaults for what the host has
     /// not configured itself: the grain storage of stream pub-sub and of the hub's schedules, and the reminder service.
     /// </summary>
     public static ISiloBuilder AddCountCachula(this ISiloBuilder builder, Action<CountCachulaSiloOptions>? configure = null)
