@@ -1,10 +1,13 @@
+using System.Diagnostics.Metrics;
+
 namespace CountCachula;
 
 /// <summary>
 /// When a live event passed each hop on its way to a frontend (UTC ticks of the clock of the process that stamped
 /// it), so the frontend can report where its latency went (<c>countcachula.hop.duration</c>). Only the copy the hub
 /// routes carries it: the history's copy does not, so a replayed or re-routed event is never measured as if it had
-/// just been published. Stamps of different processes compare only as well as their clocks agree.
+/// just been published. Stamps of different processes compare only as well as their clocks agree. The history write
+/// runs alongside the route, so its hop (<c>record</c>) is not stamped here: the hub reports it itself.
 /// </summary>
 [GenerateSerializer, Immutable]
 internal sealed record EventHops
@@ -12,12 +15,37 @@ internal sealed record EventHops
     /// <summary>The hub gave the event its sequence number.</summary>
     [Id(0)] public long SequencedTicks { get; init; }
 
-    /// <summary>The hub's history accepted the event (the publisher's 202 can leave now).</summary>
-    [Id(1)] public long RecordedTicks { get; init; }
-
     /// <summary>A topic or broadcast grain put the event on the listeners' inbox streams.</summary>
     [Id(2)] public long HandedTicks { get; init; }
 
     /// <summary>The frontend's inbox subscription read the event (set by the frontend, not sent on).</summary>
     [Id(3)] public long ReadTicks { get; init; }
+
+    /// <summary>
+    /// The hub started routing the event: when it was sequenced, or, for an event the hub records before it routes
+    /// (see <c>CacheHubGrain</c>), when the history accepted it.
+    /// </summary>
+    [Id(4)] public long RoutedTicks { get; init; }
+}
+
+/// <summary>
+/// The histogram <c>countcachula.hop.duration</c>, defined once: the frontend reports the hops it can see from an
+/// event's stamps, the hub reports <c>record</c>. A process that hosts both gets one instrument (a meter returns the
+/// instrument it already has for the same name, unit and description).
+/// </summary>
+internal static class HopDurations
+{
+    /// <summary>Fine buckets (ms): the hops of an idle hub are well under a millisecond, the stream's up to a poll interval.</summary>
+    internal static readonly double[] BucketBoundaries = [0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5, 7.5, 10, 15, 20, 30, 50, 75, 100, 250, 500, 1000, 5000];
+
+    /// <summary>The histogram on <paramref name="meter"/>.</summary>
+    internal static Histogram<double> Create(Meter meter) => meter.CreateHistogram(
+        "countcachula.hop.duration",
+        unit: "ms",
+        description: "Time an event spent in each hop from publish to its first write (hop: sequence, record, route, stream, dispatch, write; record is reported by the hub's silo, the others by each frontend).",
+        advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = BucketBoundaries });
+
+    /// <summary>Records <paramref name="milliseconds"/> for <paramref name="hop"/>.</summary>
+    internal static void RecordHop(this Histogram<double> histogram, string hop, double milliseconds) =>
+        histogram.Record(milliseconds, new KeyValuePair<string, object?>("hop", hop));
 }

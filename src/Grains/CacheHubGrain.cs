@@ -1,3 +1,4 @@
+using System.Runtime.ExceptionServices;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -10,10 +11,25 @@ namespace CountCachula.Grains;
 /// nothing about listeners: the topic grains own them.
 /// </summary>
 /// <remarks>
+/// <para>
 /// Not reentrant on purpose: one event at a time, each routed before the next, so every inbox stream receives the
 /// tenant's events in sequence order. Only one activation's sequence can win: the history's append is a
 /// compare-and-set on the newest recorded sequence, and an activation that loses it deactivates instead of issuing a
 /// competing id range.
+/// </para>
+/// <para>
+/// Routing does not wait for the history write: both start together, and the publish returns (202) once the event
+/// is recorded and its route finished. When the write fails or loses the compare-and-set, listeners may already have
+/// the event: the publisher gets <see cref="HubUnavailableException"/> (503) and retries, and the unrecorded copy is
+/// one extra delivery. What keeps that gap-free is that its id is never given to a recorded event: routing alongside
+/// is allowed only right after this activation's own append succeeded (its first event, and the first after a failed
+/// one, are recorded before they are routed), so the unrecorded id is always the one right after an id this
+/// activation recorded, L + 1; whoever records after L read L at activation and starts at L + 2. So frontends, which
+/// drop a second copy by id, never drop a recorded event for an unrecorded one, and a browser resuming after the
+/// unrecorded id gets every recorded event after it (until the next activation records, that id is past the
+/// history's end and the browser is told to reset). A publish with an idempotency key is recorded before it is
+/// routed, so a retry with the key after a 503 can never deliver the event twice.
+/// </para>
 /// </remarks>
 internal sealed partial class CacheHubGrain(
     [PersistentState("history", CacheTopics.Storage)] IPersistentState<HistoryIndex> historyState,
@@ -28,6 +44,7 @@ internal sealed partial class CacheHubGrain(
     private TimeSpan _debounceWindow;
     private IGrainTimer? _debounceTimer;
     private long _sequence;
+    private bool _ownsSequence;
 
     private string Tenant => this.GetPrimaryKeyString();
 
@@ -40,9 +57,11 @@ internal sealed partial class CacheHubGrain(
         _keys = new IdempotencyWindow(settings.IdempotencyWindow, settings.IdempotencyMaxKeys);
         await _history.LoadAsync(_keys, now);
 
-        // Continue after the last stored event; and never below the clock (µs since the epoch), so ids still rise if
-        // the storage was lost, and an id from before that can never be mistaken for a new one.
-        _sequence = Math.Max(_history.LastSequence, new DateTimeOffset(now).ToUnixTimeMilliseconds() * 1000);
+        // Continue after the last stored event, one id further: the activation before may have routed the id right
+        // after it without recording it (see the remarks), and no recorded event may ever share an id with that one.
+        // And never below the clock (µs since the epoch), so ids still rise if the storage was lost, and an id from
+        // before that can never be mistaken for a new one.
+        _sequence = Math.Max(_history.LastSequence + 1, new DateTimeOffset(now).ToUnixTimeMilliseconds() * 1000);
         _debounceWindow = settings.DebounceWindowFor(Tenant);
 
         // The previous activation may have recorded events it never routed (it failed, or its silo died, between the
@@ -159,13 +178,62 @@ internal sealed partial class CacheHubGrain(
         }
     }
 
-    /// <summary>Sequences, records and routes one event; returns its sequence once it is recorded.</summary>
+    /// <summary>
+    /// Sequences, records and routes one event; returns its sequence once it is recorded and its route finished. The
+    /// record and the route start together when this activation's last append proved it owns the sequence and the
+    /// event has no idempotency key; otherwise the event is routed only once recorded (see the class remarks).
+    /// </summary>
     private async Task<long> PublishAsync(CacheEvent unsequenced)
     {
         // The event carries the publish span's context, so each frontend's dispatch span continues the same trace.
         var cacheEvent = unsequenced with { Sequence = ++_sequence, TraceParent = HubTracing.CurrentTraceParent() };
         var sequencedAt = DateTime.UtcNow.Ticks;
         LogPublishing(logger, Tenant, cacheEvent.Sequence, cacheEvent.Kind, cacheEvent.Items.Count);
+        var alongside = _ownsSequence && cacheEvent.IdempotencyKey is null;
+        _ownsSequence = false;
+        var record = RecordAsync(cacheEvent);
+        var route = alongside ? RouteAsync(cacheEvent with { Hops = new EventHops { SequencedTicks = sequencedAt, RoutedTicks = sequencedAt } }) : null;
+        Exception? failure = null;
+        try
+        {
+            await record;
+        }
+        catch (Exception exception)
+        {
+            failure = exception;
+        }
+
+        var recordedAt = DateTime.UtcNow.Ticks;
+        if (failure is null)
+        {
+            _ownsSequence = true;
+            metrics.Recorded(sequencedAt, recordedAt);
+            if (cacheEvent.IdempotencyKey is { } key)
+            {
+                _keys.Add(key, cacheEvent.Sequence, cacheEvent.PublishedAtUtc);
+            }
+
+            metrics.Published(cacheEvent);
+        }
+
+        // The next event is not routed before this one's route finished, recorded or not: each inbox keeps the order.
+        await (route ?? (failure is null
+            ? RouteAsync(cacheEvent with { Hops = new EventHops { SequencedTicks = sequencedAt, RoutedTicks = recordedAt } })
+            : Task.CompletedTask));
+        if (failure is not null)
+        {
+            // What this activation believes may no longer be true: the next call gets a fresh activation that reads
+            // where the history really stands.
+            DeactivateOnIdle();
+            ExceptionDispatchInfo.Throw(failure);
+        }
+
+        return cacheEvent.Sequence;
+    }
+
+    /// <summary>Records the event; throws <see cref="HubUnavailableException"/> when storage fails or another activation owns the sequence.</summary>
+    private async Task RecordAsync(CacheEvent cacheEvent)
+    {
         bool recorded;
         try
         {
@@ -173,28 +241,15 @@ internal sealed partial class CacheHubGrain(
         }
         catch (Exception exception)
         {
-            // Storage failed or refused a write: what this activation believes may no longer be true. The next call
-            // gets a fresh activation that reads where the history really stands.
-            DeactivateOnIdle();
             LogRecordFailed(logger, Tenant, exception);
             throw new HubUnavailableException($"The hub of tenant '{Tenant}' could not record the event: {exception.Message}", exception);
         }
 
         if (!recorded)
         {
-            DeactivateOnIdle();
             LogLostSequence(logger, Tenant, cacheEvent.Sequence);
             throw new HubUnavailableException($"Another activation of the hub of tenant '{Tenant}' owns its sequence; retry.");
         }
-
-        if (cacheEvent.IdempotencyKey is { } key)
-        {
-            _keys.Add(key, cacheEvent.Sequence, cacheEvent.PublishedAtUtc);
-        }
-
-        metrics.Published(cacheEvent);
-        await RouteAsync(cacheEvent with { Hops = new EventHops { SequencedTicks = sequencedAt, RecordedTicks = DateTime.UtcNow.Ticks } });
-        return cacheEvent.Sequence;
     }
 
     /// <summary>

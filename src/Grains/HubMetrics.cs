@@ -10,6 +10,7 @@ public sealed class HubMetrics
     private readonly TenantLabels _tenants;
     private readonly Counter<long> _repeated;
     private readonly Counter<long> _routeFailures;
+    private readonly Histogram<double> _hops;
 
     /// <summary>Creates the instruments on a meter from <paramref name="meterFactory"/>.</summary>
     /// <param name="meterFactory">Where the meter comes from.</param>
@@ -20,6 +21,7 @@ public sealed class HubMetrics
         var meter = meterFactory.Create("countcachula");
         _published = meter.CreateCounter<long>("countcachula.hub.events.published", description: "Events the hubs accepted, by tenant and kind.");
         _repeated = meter.CreateCounter<long>("countcachula.hub.publishes.repeated", description: "Publishes answered from the idempotency window instead of being published again.");
+        _hops = HopDurations.Create(meter);
         _routeFailures = meter.CreateCounter<long>("countcachula.hub.route.failures", description: "Recorded events whose routing to the topic grains failed or timed out (listeners recover them from the history).");
     }
 
@@ -46,6 +48,10 @@ public sealed class HubMetrics
         }));
 
     internal void Repeated(string tenant) => _repeated.Add(1, new KeyValuePair<string, object?>("tenant", _tenants.For(tenant)));
+
+    /// <summary>The <c>record</c> hop of one event: sequenced → the history accepted it (the route runs alongside).</summary>
+    internal void Recorded(long sequencedTicks, long recordedTicks) =>
+        _hops.RecordHop("record", Math.Max(0, recordedTicks - sequencedTicks) / (double)TimeSpan.TicksPerMillisecond);
 
     internal void RouteFailed(string tenant) => _routeFailures.Add(1, new KeyValuePair<string, object?>("tenant", _tenants.For(tenant)));
 }

@@ -46,11 +46,7 @@ public sealed class CountCachulaMetrics
         _streamMessages = meter.CreateCounter<long>("countcachula.stream.messages", description: "Stream messages that reached this silo, duplicates and strays included.");
         _replays = meter.CreateCounter<long>("countcachula.replays", description: "Reconnections that asked to resume, by outcome (replayed, reset).");
         _publishToWrite = meter.CreateHistogram<double>("countcachula.publish_to_write.duration", unit: "ms", description: "From the hub accepting an event to its bytes being written to a connection.");
-        _hops = meter.CreateHistogram(
-            "countcachula.hop.duration",
-            unit: "ms",
-            description: "Time an event spent in each hop from publish to its first write on this frontend (hop: sequence, record, route, stream, dispatch, write).",
-            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = HopTimeline.BucketBoundaries });
+        _hops = HopDurations.Create(meter);
         _recoveries = meter.CreateCounter<long>("countcachula.events.recoveries", description: "Times this silo read the hub's history to fill a gap in its events.");
         _gaps = meter.CreateCounter<long>("countcachula.events.gaps", description: "Events given up on after they failed to arrive in order.");
     }
@@ -135,7 +131,7 @@ public sealed class CountCachulaMetrics
 
     internal void Written(DateTime publishedAtUtc, DateTime now) => _publishToWrite.Record((now - publishedAtUtc).TotalMilliseconds);
 
-    internal void Hop(string hop, double milliseconds) => _hops.Record(milliseconds, new KeyValuePair<string, object?>("hop", hop));
+    internal void Hop(string hop, double milliseconds) => _hops.RecordHop(hop, milliseconds);
 
     internal void GapSkipped()
     {
