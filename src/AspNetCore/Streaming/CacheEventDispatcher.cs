@@ -41,22 +41,27 @@ internal sealed class CacheEventDispatcher(
         var address = cacheEvent.AddressTags;
         var frames = new FrameCache(cacheEvent, cacheEvent.Hops is { } hops ? new HopTimeline(cacheEvent.PublishedAtUtc, hops, DateTime.UtcNow.Ticks, metrics) : null);
         var delivered = 0;
-        if (address is null || index.EveryoneWantsAll)
+
+        // The connections made ready here reach their writer shards in chunks, and every shard starts after its first.
+        using (WriterShard.CollectFanOut())
         {
-            // Everyone gets the whole event: one frame per format, the same bytes for all.
-            foreach (var connection in connections)
+            if (address is null || index.EveryoneWantsAll)
             {
-                delivered += connection.TryEnqueue(frames.Whole(connection.Format)) ? 1 : 0;
+                // Everyone gets the whole event: one frame per format, the same bytes for all.
+                foreach (var connection in connections)
+                {
+                    delivered += connection.TryEnqueue(frames.Whole(connection.Format)) ? 1 : 0;
+                }
             }
-        }
-        else
-        {
-            foreach (var (connection, positions) in index.Match(address, connections))
+            else
             {
-                var frame = cacheEvent.Kind == CacheEventKind.Invalidate && positions.Count < address.Count
-                    ? frames.Subset(connection.Format, positions)
-                    : frames.Whole(connection.Format);
-                delivered += connection.TryEnqueue(frame) ? 1 : 0;
+                foreach (var (connection, positions) in index.Match(address, connections))
+                {
+                    var frame = cacheEvent.Kind == CacheEventKind.Invalidate && positions.Count < address.Count
+                        ? frames.Subset(connection.Format, positions)
+                        : frames.Whole(connection.Format);
+                    delivered += connection.TryEnqueue(frame) ? 1 : 0;
+                }
             }
         }
 
