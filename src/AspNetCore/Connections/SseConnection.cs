@@ -235,27 +235,39 @@ internal sealed class SseConnection
             var output = _output!;
             var replayedThrough = Volatile.Read(ref _replayedThrough);
             var now = DateTime.UtcNow;
-            if (merged is not null)
+            if (merged is null && batch.Count == 1 && IsLive(batch[0], replayedThrough))
             {
-                output.Write(merged.Bytes.Span);
+                // The usual case between events: one frame. Kestrel writes it as one chunk and flushes it in one call
+                // (one lock and one chunk header, no staging of the chunk's size).
+                var frame = batch[0];
+                Written(frame, now);
+                batch.Clear();
+                flush = output.WriteAsync(frame.Bytes, _aborted);
             }
-
-            foreach (var frame in batch)
+            else
             {
-                if (frame.Sequence == 0)
+                // Everything that piled up is copied into the output's buffer in one go (not one Kestrel call per
+                // frame) and leaves in one flush.
+                var span = output.GetSpan();
+                var used = 0;
+                if (merged is not null)
                 {
-                    output.Write(frame.Bytes.Span);
+                    Append(output, ref span, ref used, merged.Bytes.Span);
                 }
-                else if (frame.Sequence > replayedThrough)
-                {
-                    output.Write(frame.Bytes.Span);
-                    _metrics?.Written(frame.PublishedAtUtc, now);
-                    frame.Timeline?.Written(now);
-                }
-            }
 
-            batch.Clear();
-            flush = output.FlushAsync(_aborted);
+                foreach (var frame in batch)
+                {
+                    if (IsLive(frame, replayedThrough))
+                    {
+                        Append(output, ref span, ref used, frame.Bytes.Span);
+                        Written(frame, now);
+                    }
+                }
+
+                output.Advance(used);
+                batch.Clear();
+                flush = output.FlushAsync(_aborted);
+            }
         }
         catch (Exception)
         {
@@ -273,6 +285,35 @@ internal sealed class SseConnection
         else
         {
             _ = AwaitFlushAsync(flush, batch);
+        }
+    }
+
+    /// <summary>
+    /// Copies <paramref name="bytes"/> into <paramref name="span"/> after its first <paramref name="used"/> bytes; when
+    /// they do not fit, commits what is there and continues in a new buffer from <paramref name="output"/>.
+    /// </summary>
+    private static void Append(PipeWriter output, ref Span<byte> span, ref int used, ReadOnlySpan<byte> bytes)
+    {
+        if (bytes.Length > span.Length - used)
+        {
+            output.Advance(used);
+            used = 0;
+            span = output.GetSpan(bytes.Length);
+        }
+
+        bytes.CopyTo(span[used..]);
+        used += bytes.Length;
+    }
+
+    /// <summary>False for an event the replay already covered.</summary>
+    private static bool IsLive(SseFrame frame, long replayedThrough) => frame.Sequence == 0 || frame.Sequence > replayedThrough;
+
+    private void Written(SseFrame frame, DateTime now)
+    {
+        if (frame.Sequence != 0)
+        {
+            _metrics?.Written(frame.PublishedAtUtc, now);
+            frame.Timeline?.Written(now);
         }
     }
 
