@@ -97,6 +97,49 @@ public sealed class SseStreamTests(FrontendFixture frontend) : IClassFixture<Fro
     }
 
     [Fact]
+    public async Task A_fan_out_wider_than_the_writers_chunks_reaches_every_stream_with_every_event_in_order()
+    {
+        // More streams than the writer shards take per chunk on any core count here, and events published back to back,
+        // so streams get their events both one at a time and several in one write.
+        const int Streams = 150;
+        const int Events = 20;
+        var clients = new List<SseClient>();
+        try
+        {
+            for (var i = 0; i < Streams; i++)
+            {
+                clients.Add((await SseClient.ConnectAndWaitAsync(frontend.Http)).Client);
+            }
+
+            var hub = frontend.Get<ICacheHub>();
+            for (var k = 0; k < Events; k++)
+            {
+                await hub.InvalidateAsync($"wide-{k}");
+            }
+
+            foreach (var client in clients)
+            {
+                var previous = 0L;
+                for (var k = 0; k < Events; k++)
+                {
+                    var item = await client.NextAsync($"event {k} of the wide fan-out");
+                    Assert.Equal(("invalidate", $"wide-{k}"), (item.EventType, item.Data));
+                    var id = long.Parse(item.EventId!, System.Globalization.CultureInfo.InvariantCulture);
+                    Assert.True(id > previous, $"Event id {id} came after {previous}.");
+                    previous = id;
+                }
+            }
+        }
+        finally
+        {
+            foreach (var client in clients)
+            {
+                await client.DisposeAsync();
+            }
+        }
+    }
+
+    [Fact]
     public async Task Disconnecting_removes_the_connection_from_the_registry()
     {
         var (client, connectionId) = await SseClient.ConnectAndWaitAsync(frontend.Http);
