@@ -25,8 +25,11 @@ internal sealed class WriterShard : IThreadPoolWorkItem
     [ThreadStatic]
     private static FanOut? t_fanOut;
 
-    private readonly ConcurrentQueue<SseConnection> _ready = new();
-    private readonly ConcurrentQueue<SseConnection[]> _readyChunks = new();
+    /// <summary>
+    /// Connections to write, one at a time (an <see cref="SseConnection"/>) or a fan-out's chunk of them (an array):
+    /// one queue, so that under load those rescheduled after a write and those made ready by new events take turns.
+    /// </summary>
+    private readonly ConcurrentQueue<object> _ready = new();
     private readonly ConcurrentQueue<SseConnection[]> _freeChunks = new();
     private readonly int _index;
     private int _running;
@@ -69,7 +72,7 @@ internal sealed class WriterShard : IThreadPoolWorkItem
     /// <summary>Queues a chunk of connections: filled from the start, the rest of it null.</summary>
     private void ScheduleChunk(SseConnection[] chunk)
     {
-        _readyChunks.Enqueue(chunk);
+        _ready.Enqueue(chunk);
         Start();
     }
 
@@ -91,33 +94,28 @@ internal sealed class WriterShard : IThreadPoolWorkItem
     {
         while (true)
         {
-            var wrote = true;
-            while (wrote)
+            while (_ready.TryDequeue(out var item))
             {
-                wrote = false;
-                while (_readyChunks.TryDequeue(out var chunk))
-                {
-                    for (var i = 0; i < chunk.Length && chunk[i] is { } connection; i++)
-                    {
-                        connection.WriteQueued();
-                    }
-
-                    Array.Clear(chunk);
-                    _freeChunks.Enqueue(chunk);
-                    wrote = true;
-                }
-
-                while (_ready.TryDequeue(out var connection))
+                if (item is SseConnection connection)
                 {
                     connection.WriteQueued();
-                    wrote = true;
+                    continue;
                 }
+
+                var chunk = (SseConnection[])item;
+                for (var i = 0; i < chunk.Length && chunk[i] is { } member; i++)
+                {
+                    member.WriteQueued();
+                }
+
+                Array.Clear(chunk);
+                _freeChunks.Enqueue(chunk);
             }
 
             Interlocked.Exchange(ref _running, 0);
 
             // A connection queued between the last TryDequeue and the reset above must not wait for the next one.
-            if ((_ready.IsEmpty && _readyChunks.IsEmpty) || Interlocked.CompareExchange(ref _running, 1, 0) != 0)
+            if (_ready.IsEmpty || Interlocked.CompareExchange(ref _running, 1, 0) != 0)
             {
                 return;
             }
