@@ -246,25 +246,36 @@ internal sealed class SseConnection
             }
             else
             {
-                // Everything that piled up is copied into the output's buffer in one go (not one Kestrel call per
-                // frame) and leaves in one flush.
-                var span = output.GetSpan();
+                // Everything that piled up leaves as one chunk and one flush: copied into one buffer of the output
+                // when it fits in one (one Kestrel call instead of one per frame), else frame by frame.
+                var total = merged?.Bytes.Length ?? 0;
+                foreach (var frame in batch)
+                {
+                    total += IsLive(frame, replayedThrough) ? frame.Bytes.Length : 0;
+                }
+
+                var span = output.GetSpan(total);
+                var copy = span.Length >= total;
                 var used = 0;
                 if (merged is not null)
                 {
-                    Append(output, ref span, ref used, merged.Bytes.Span);
+                    Put(output, copy, span, ref used, merged.Bytes.Span);
                 }
 
                 foreach (var frame in batch)
                 {
                     if (IsLive(frame, replayedThrough))
                     {
-                        Append(output, ref span, ref used, frame.Bytes.Span);
+                        Put(output, copy, span, ref used, frame.Bytes.Span);
                         Written(frame, now);
                     }
                 }
 
-                output.Advance(used);
+                if (copy)
+                {
+                    output.Advance(used);
+                }
+
                 batch.Clear();
                 flush = output.FlushAsync(_aborted);
             }
@@ -289,20 +300,20 @@ internal sealed class SseConnection
     }
 
     /// <summary>
-    /// Copies <paramref name="bytes"/> into <paramref name="span"/> after its first <paramref name="used"/> bytes; when
-    /// they do not fit, commits what is there and continues in a new buffer from <paramref name="output"/>.
+    /// Appends <paramref name="bytes"/>: copied into <paramref name="span"/> after its first <paramref name="used"/>
+    /// bytes when <paramref name="copy"/>, else written to <paramref name="output"/> directly.
     /// </summary>
-    private static void Append(PipeWriter output, ref Span<byte> span, ref int used, ReadOnlySpan<byte> bytes)
+    private static void Put(PipeWriter output, bool copy, Span<byte> span, ref int used, ReadOnlySpan<byte> bytes)
     {
-        if (bytes.Length > span.Length - used)
+        if (copy)
         {
-            output.Advance(used);
-            used = 0;
-            span = output.GetSpan(bytes.Length);
+            bytes.CopyTo(span[used..]);
+            used += bytes.Length;
         }
-
-        bytes.CopyTo(span[used..]);
-        used += bytes.Length;
+        else
+        {
+            output.Write(bytes);
+        }
     }
 
     /// <summary>False for an event the replay already covered.</summary>

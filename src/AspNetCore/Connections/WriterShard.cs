@@ -81,9 +81,10 @@ internal sealed class WriterShard : IThreadPoolWorkItem
 
     private void Start()
     {
-        // The enqueue before this read is a full fence, and so is the reset in Execute before its emptiness check: either
-        // this sees the shard stopped and starts it, or the shard sees the connection.
-        if (Volatile.Read(ref _running) == 0 && Interlocked.CompareExchange(ref _running, 1, 0) == 0)
+        // A full fence on both sides: this compare-exchange after the enqueue, the reset in Execute before its emptiness
+        // check. Either this sees the shard stopped and starts it, or the shard sees what was queued. (A plain read here
+        // could be ordered before the enqueue became visible, and leave it queued with the shard stopped.)
+        if (Interlocked.CompareExchange(ref _running, 1, 0) == 0)
         {
             ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
         }
