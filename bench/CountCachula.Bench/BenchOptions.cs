@@ -51,6 +51,12 @@ internal sealed record BenchOptions
     /// <summary>Seconds to hold the connections idle after connecting, measuring the server's idle CPU.</summary>
     public double Hold { get; init; }
 
+    /// <summary>
+    /// With <see cref="Hold"/>: seconds to wait after warm-up before the idle CPU is measured, so JIT tiering (and the
+    /// tier-1 promotion of what only timers call) is not counted as idle cost.
+    /// </summary>
+    public double Settle { get; init; } = 30;
+
     /// <summary>Stop measuring this many seconds after publishing starts, whatever is still in flight (0 = no limit).</summary>
     public double MaxSeconds { get; init; }
 
@@ -81,6 +87,7 @@ internal sealed record BenchOptions
                 "--tag-bytes" => options with { TagBytes = int.Parse(Value(), CultureInfo.InvariantCulture) },
                 "--churn-tags" => options with { ChurnTags = int.Parse(Value(), CultureInfo.InvariantCulture) },
                 "--hold" => options with { Hold = double.Parse(Value(), CultureInfo.InvariantCulture) },
+                "--settle" => options with { Settle = double.Parse(Value(), CultureInfo.InvariantCulture) },
                 "--max-seconds" => options with { MaxSeconds = double.Parse(Value(), CultureInfo.InvariantCulture) },
                 "--verbose" => options with { Verbose = true },
                 "--help" or "-h" => throw new HelpRequestedException(),
@@ -88,9 +95,15 @@ internal sealed record BenchOptions
             };
         }
 
-        if (options.Connections < 1 || options.Events < 1 || options.Rate <= 0 || options.Warmup < 0 || options.Silos < 1 || options.Groups < 0)
+        if (options.Connections < 0 || options.Events < 0 || options.Rate <= 0 || options.Warmup < 0 || options.Silos < 1 || options.Groups < 0 || options.Settle < 0)
         {
             throw new ArgumentException("--connections, --events and --rate must be positive.");
+        }
+
+        if ((options.Connections == 0 || options.Events == 0) && (options.Hold <= 0 || options.Hub != "countcachula"))
+        {
+            // Nothing to deliver: only an idle measurement (of a started hub) makes sense then.
+            throw new ArgumentException("--connections 0 and --events 0 need --hold (an idle measurement) and --hub countcachula.");
         }
 
         if (options.Partition && (options.Groups < options.Silos || options.Groups % options.Silos != 0))
@@ -164,7 +177,10 @@ internal sealed record BenchOptions
           --tag-bytes B         pad each published tag to about B bytes (default: no padding)
           --churn-tags N        while measuring, open (and close) a stream with N new exact tags once a second (2-1000):
                                 the events' latency is a bystander's, churn_open_* how long such a stream takes to open
-          --hold S              hold the connections idle S seconds first and report the server's idle CPU
+          --hold S              after warm-up and --settle, hold the connections idle S seconds and print the hub's CPU
+                                (utime+stime from /proc/<pid>/stat) as "% of one core"; works with --connections 0,
+                                and with --events 0 the run ends there
+          --settle S            with --hold: seconds to wait after warm-up before measuring idle (default 30, JIT tiering)
           --max-seconds S       stop measuring S seconds after publishing starts (compare gives the baseline E/R + 10)
           --verbose             show the started hub's output
         """;

@@ -218,13 +218,45 @@ static async Task<RunResult> RunAsync(BenchOptions options, List<ServerProcess> 
     var idleFigures = "";
     if (options.Hold > 0)
     {
-        // After warm-up (JIT tiering done), nothing is published while the connections are held: what the server spends now is its idle cost
-        // (heartbeats, stream polling, timers) at this many connections.
-        var idleCpuBefore = servers.Aggregate(TimeSpan.Zero, (sum, s) => sum + s.CpuTime());
+        // After warm-up and a settling wait (JIT tiering done), nothing is published while the connections are held:
+        // what the server spends now is its idle cost (heartbeats, stream polling, timers) at this many connections.
+        // The warm-up's deliveries to many connections can take a while: settle from when the connections went quiet.
+        for (var lastBytes = -1L; SseLoadConnection.BytesReceived != lastBytes;)
+        {
+            lastBytes = SseLoadConnection.BytesReceived;
+            await Task.Delay(TimeSpan.FromSeconds(2));
+        }
+
+        // One scrape first, so the exporter's own first-call compilation is not counted as JIT during the window.
+        await JitSecondsAsync(http, urls);
+        await Task.Delay(TimeSpan.FromSeconds(options.Settle));
+        var jitBefore = await JitSecondsAsync(http, urls);
+        var idleCpuBefore = servers.Aggregate(TimeSpan.Zero, (sum, s) => sum + s.ProcStatCpuTime());
         var idleClock = Stopwatch.StartNew();
         await Task.Delay(TimeSpan.FromSeconds(options.Hold));
-        var idleCpu = servers.Aggregate(TimeSpan.Zero, (sum, s) => sum + s.CpuTime()) - idleCpuBefore;
-        idleFigures = $" idle_cpu={(idleCpu.TotalSeconds / idleClock.Elapsed.TotalSeconds * 100).ToString("0.0", CultureInfo.InvariantCulture)}% idle_seconds={options.Hold.ToString(CultureInfo.InvariantCulture)} rss_idle={(servers.Sum(s => s.ResidentBytes()) / 1024.0 / 1024.0).ToString("0", CultureInfo.InvariantCulture)}MB";
+        var idleCpu = servers.Aggregate(TimeSpan.Zero, (sum, s) => sum + s.ProcStatCpuTime()) - idleCpuBefore;
+        var jitSeconds = await JitSecondsAsync(http, urls) - jitBefore;
+        var idleSeconds = idleClock.Elapsed.TotalSeconds;
+        var idlePercent = (idleCpu.TotalSeconds / idleSeconds * 100).ToString("0.00", CultureInfo.InvariantCulture);
+        var jitPercent = (jitSeconds / idleSeconds * 100).ToString("0.00", CultureInfo.InvariantCulture);
+        var idleRss = (servers.Sum(s => s.ResidentBytes()) / 1024.0 / 1024.0).ToString("0", CultureInfo.InvariantCulture);
+        var idleFailed = connections.Count(c => c.Failed);
+        Console.WriteLine(servers.Count == 0
+            ? "idle: no started hub process to measure (--url)"
+            : $"idle: connections={options.Connections} failed_conns={idleFailed} silos={servers.Count} settle={options.Settle.ToString(CultureInfo.InvariantCulture)}s " +
+              $"measured={idleSeconds.ToString("0.0", CultureInfo.InvariantCulture)}s cpu={idleCpu.TotalSeconds.ToString("0.00", CultureInfo.InvariantCulture)}s " +
+              $"=> {idlePercent}% of one core (of which JIT tiering {jitPercent}%), rss={idleRss}MB");
+        idleFigures = $" idle_cpu={idlePercent}% idle_seconds={options.Hold.ToString(CultureInfo.InvariantCulture)} rss_idle={idleRss}MB";
+        if (options.Events == 0)
+        {
+            await stop.CancelAsync();
+            foreach (var connection in connections)
+            {
+                connection.Dispose();
+            }
+
+            return new RunResult(idleFailed == 0 ? 0 : 1, double.NaN, double.NaN, double.NaN);
+        }
     }
 
     var before = await DiagnosticsAsync(http, urls);
@@ -289,7 +321,7 @@ static async Task<RunResult> RunAsync(BenchOptions options, List<ServerProcess> 
     string Mb(long bytes) => (bytes / 1024.0 / 1024.0).ToString("0", CultureInfo.InvariantCulture);
     var serverFigures = servers.Count == 0
         ? "server_rss=n/a server_cpu=n/a"
-        : $"server_rss={Mb(rssEnd)}MB rss_connected={Mb(rssConnected)}MB bytes_per_conn={(rssConnected / options.Connections).ToString(CultureInfo.InvariantCulture)} " +
+        : $"server_rss={Mb(rssEnd)}MB rss_connected={Mb(rssConnected)}MB bytes_per_conn={(rssConnected / Math.Max(1, options.Connections)).ToString(CultureInfo.InvariantCulture)} " +
           $"server_cpu={F((cpuAfter - cpuBefore).TotalSeconds / wallSeconds * 100)}%";
     var streamFigures = before is null || after is null
         ? ""
@@ -318,6 +350,22 @@ static int WarmupRounds(BenchOptions options) =>
 static int GroupOf(int connection, int silo, int silos, BenchOptions options) => options.Partition
     ? silo + silos * (connection / silos % (options.Groups / silos))
     : connection % options.Groups;
+
+// A fresh process keeps recompiling hot methods at higher tiers for minutes (what only timers call crosses the call
+// count last): start-up cost that shows through an idle measurement. The runtime reports its JIT time itself
+// (System.Runtime's dotnet.jit.compilation.time, on the hub's /metrics).
+static async Task<double> JitSecondsAsync(HttpClient http, Uri[] urls)
+{
+    var total = 0.0;
+    foreach (var url in urls)
+    {
+        var text = await http.GetStringAsync(new Uri(url, "/metrics"));
+        var line = text.Split('\n').FirstOrDefault(l => l.StartsWith("dotnet_jit_compilation_time_seconds", StringComparison.Ordinal));
+        total += line is null ? double.NaN : double.Parse(line.Split(' ')[1], CultureInfo.InvariantCulture);
+    }
+
+    return total;
+}
 
 static async Task<(long Messages, long Gaps, long Coalescings)?> DiagnosticsAsync(HttpClient http, Uri[] urls)
 {

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 
@@ -112,6 +113,22 @@ internal sealed class ServerProcess : IAsyncDisposable
     {
         _process.Refresh();
         return _process.TotalProcessorTime;
+    }
+
+    /// <summary>
+    /// utime + stime of the hub process (all its threads) straight from <c>/proc/&lt;pid&gt;/stat</c>, fields 14 and 15,
+    /// in clock ticks of 1/100 s (Linux reports them in USER_HZ, which is 100 on every architecture .NET runs on).
+    /// </summary>
+    public TimeSpan ProcStatCpuTime() => StatCpuTime($"/proc/{_process.Id}/stat");
+
+    private static TimeSpan StatCpuTime(string path)
+    {
+        var stat = File.ReadAllText(path);
+
+        // The command name (field 2) is in parentheses and may contain spaces: count fields after its closing one.
+        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        var ticks = long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
+        return TimeSpan.FromSeconds(ticks / 100.0);
     }
 
     public async ValueTask DisposeAsync()

@@ -28,6 +28,11 @@ internal sealed class SseLoadConnection(int index, DeliveryLedger ledger, bool s
 
     public bool Failed { get; private set; }
 
+    /// <summary>Bytes every connection of this process has read so far (to see when the hub has gone quiet).</summary>
+    public static long BytesReceived => Interlocked.Read(ref s_bytesReceived);
+
+    private static long s_bytesReceived;
+
     /// <summary>A slow client: after <c>connected</c> it never reads again, with a small receive buffer.</summary>
     public bool Slow => slow;
 
@@ -87,6 +92,7 @@ internal sealed class SseLoadConnection(int index, DeliveryLedger ledger, bool s
 
             while ((read = await _socket.ReceiveAsync(buffer, SocketFlags.None, cancellationToken)) > 0)
             {
+                Interlocked.Add(ref s_bytesReceived, read);
                 Feed(buffer.AsSpan(0, read));
             }
         }
