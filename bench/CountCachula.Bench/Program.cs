@@ -218,8 +218,8 @@ static async Task<RunResult> RunAsync(BenchOptions options, List<ServerProcess> 
     var idleFigures = "";
     if (options.Hold > 0)
     {
-        // After warm-up and a settling wait (JIT tiering done), nothing is published while the connections are held:
-        // what the server spends now is its idle cost (heartbeats, stream polling, timers) at this many connections.
+        // After warm-up and a settling wait (most JIT tiering done), nothing is published while the connections are
+        // held: what the server spends now is its idle cost (heartbeats, stream polling, timers) at this many connections.
         // The warm-up's deliveries to many connections can take a while: settle from when the connections went quiet.
         for (var lastBytes = -1L; SseLoadConnection.BytesReceived != lastBytes;)
         {
@@ -227,15 +227,13 @@ static async Task<RunResult> RunAsync(BenchOptions options, List<ServerProcess> 
             await Task.Delay(TimeSpan.FromSeconds(2));
         }
 
-        // One scrape first, so the exporter's own first-call compilation is not counted as JIT during the window.
-        await JitSecondsAsync(http, urls);
         await Task.Delay(TimeSpan.FromSeconds(options.Settle));
-        var jitBefore = await JitSecondsAsync(http, urls);
+        var jitBefore = servers.Aggregate(TimeSpan.Zero, (sum, s) => sum + s.JitCpuTime());
         var idleCpuBefore = servers.Aggregate(TimeSpan.Zero, (sum, s) => sum + s.ProcStatCpuTime());
         var idleClock = Stopwatch.StartNew();
         await Task.Delay(TimeSpan.FromSeconds(options.Hold));
         var idleCpu = servers.Aggregate(TimeSpan.Zero, (sum, s) => sum + s.ProcStatCpuTime()) - idleCpuBefore;
-        var jitSeconds = await JitSecondsAsync(http, urls) - jitBefore;
+        var jitSeconds = (servers.Aggregate(TimeSpan.Zero, (sum, s) => sum + s.JitCpuTime()) - jitBefore).TotalSeconds;
         var idleSeconds = idleClock.Elapsed.TotalSeconds;
         var idlePercent = (idleCpu.TotalSeconds / idleSeconds * 100).ToString("0.00", CultureInfo.InvariantCulture);
         var jitPercent = (jitSeconds / idleSeconds * 100).ToString("0.00", CultureInfo.InvariantCulture);
@@ -350,22 +348,6 @@ static int WarmupRounds(BenchOptions options) =>
 static int GroupOf(int connection, int silo, int silos, BenchOptions options) => options.Partition
     ? silo + silos * (connection / silos % (options.Groups / silos))
     : connection % options.Groups;
-
-// A fresh process keeps recompiling hot methods at higher tiers for minutes (what only timers call crosses the call
-// count last): start-up cost that shows through an idle measurement. The runtime reports its JIT time itself
-// (System.Runtime's dotnet.jit.compilation.time, on the hub's /metrics).
-static async Task<double> JitSecondsAsync(HttpClient http, Uri[] urls)
-{
-    var total = 0.0;
-    foreach (var url in urls)
-    {
-        var text = await http.GetStringAsync(new Uri(url, "/metrics"));
-        var line = text.Split('\n').FirstOrDefault(l => l.StartsWith("dotnet_jit_compilation_time_seconds", StringComparison.Ordinal));
-        total += line is null ? double.NaN : double.Parse(line.Split(' ')[1], CultureInfo.InvariantCulture);
-    }
-
-    return total;
-}
 
 static async Task<(long Messages, long Gaps, long Coalescings)?> DiagnosticsAsync(HttpClient http, Uri[] urls)
 {
