@@ -18,11 +18,15 @@ internal sealed class HeartbeatService(ConnectionRegistry registry, IOptions<Cou
         {
             while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
             {
-                foreach (var tenant in registry.Tenants)
+                // Every open stream at once: handed to the writer shards in chunks, like an event's fan-out.
+                using (WriterShard.CollectFanOut())
                 {
-                    foreach (var connection in registry.Snapshot(tenant))
+                    foreach (var tenant in registry.Tenants)
                     {
-                        connection.TryEnqueue(SseFrame.Heartbeat);
+                        foreach (var connection in registry.Snapshot(tenant))
+                        {
+                            connection.TryEnqueue(SseFrame.Heartbeat);
+                        }
                     }
                 }
             }
