@@ -1,5 +1,5 @@
 using System.Diagnostics.CodeAnalysis;
-using CountCachula.WebFrontend.Hosting;
+using CountCachula.AspNetCore.Hosting;
 
 // Beside IEndpointRouteBuilder's other MapXxx methods, so an application needs no extra using to map the hub.
 namespace Microsoft.AspNetCore.Builder;

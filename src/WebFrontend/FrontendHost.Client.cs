@@ -1,6 +1,7 @@
 using System.Net;
 using CountCachula.WebFrontend.Hosting;
 using Orleans.Hosting;
+using CountCachula.AspNetCore.Hosting;
 
 namespace CountCachula.WebFrontend;
 

@@ -1,12 +1,14 @@
 using System.Net;
 using CountCachula.WebFrontend.Dashboard;
 using CountCachula.WebFrontend.Hosting;
-using CountCachula.WebFrontend.Security;
-using CountCachula.WebFrontend.Streaming;
+using CountCachula.AspNetCore.Security;
+using CountCachula.AspNetCore.Streaming;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Orleans.Dashboard;
 using Orleans.Hosting;
 using CountCachula.WebFrontend.Sample;
+using CountCachula.AspNetCore.Hosting;
+using CountCachula.AspNetCore.Dashboard;
 
 namespace CountCachula.WebFrontend;
 

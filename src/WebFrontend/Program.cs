@@ -1,6 +1,7 @@
 using CountCachula.WebFrontend;
 using CountCachula.WebFrontend.Hosting;
 using Microsoft.Extensions.Options;
+using CountCachula.AspNetCore.Hosting;
 
 // `CountCachula.WebFrontend mint-token --tenant acme --tags "user:* posts:*" [--publish] [--admin] [--minutes 60]`
 // prints a token signed with CountCachula:Auth:SigningKey (from configuration or --key), and nothing else, on stdout.

@@ -1,5 +1,5 @@
 using System.Text;
-using CountCachula.WebFrontend.CacheTags;
+using CountCachula.AspNetCore.CacheTags;
 using Microsoft.AspNetCore.Routing.Patterns;
 
 // Beside the endpoint builders, as .CacheOutput() and .RequireCors() are.

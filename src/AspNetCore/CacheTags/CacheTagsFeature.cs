@@ -1,7 +1,7 @@
-using CountCachula.WebFrontend.Hosting;
+using CountCachula.AspNetCore.Hosting;
 using Microsoft.AspNetCore.OutputCaching;
 
-namespace CountCachula.WebFrontend.CacheTags;
+namespace CountCachula.AspNetCore.CacheTags;
 
 /// <summary>
 /// The tags of one response: written to the <c>Cache-Tags</c> header as they are added (the output cache copies the

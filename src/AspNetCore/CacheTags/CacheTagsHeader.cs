@@ -1,4 +1,4 @@
-namespace CountCachula.WebFrontend.CacheTags;
+namespace CountCachula.AspNetCore.CacheTags;
 
 /// <summary>
 /// The <c>Cache-Tags</c> response header as <c>@countcachula/core</c> reads it: tags joined by commas, which it splits

@@ -1,4 +1,4 @@
-using CountCachula.WebFrontend.CacheTags;
+using CountCachula.AspNetCore.CacheTags;
 
 // Beside HttpContext, so the methods are found without another using.
 namespace Microsoft.AspNetCore.Http;

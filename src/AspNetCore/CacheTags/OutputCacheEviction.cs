@@ -1,11 +1,11 @@
 using System.Collections.Concurrent;
-using CountCachula.WebFrontend.Hosting;
-using CountCachula.WebFrontend.Interests;
-using CountCachula.WebFrontend.Streaming;
+using CountCachula.AspNetCore.Hosting;
+using CountCachula.AspNetCore.Interests;
+using CountCachula.AspNetCore.Streaming;
 using Microsoft.AspNetCore.OutputCaching;
 using Microsoft.Extensions.Options;
 
-namespace CountCachula.WebFrontend.CacheTags;
+namespace CountCachula.AspNetCore.CacheTags;
 
 /// <summary>
 /// With <see cref="CountCachulaOptions.EvictOutputCache"/> on, makes every invalidation that reaches this silo evict

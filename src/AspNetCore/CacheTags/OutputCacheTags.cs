@@ -1,4 +1,4 @@
-namespace CountCachula.WebFrontend.CacheTags;
+namespace CountCachula.AspNetCore.CacheTags;
 
 /// <summary>
 /// How Count Cachula names its tags in the ASP.NET Core output cache: a hub tag <c>item:42</c> of tenant <c>acme</c>

@@ -1,4 +1,4 @@
-namespace CountCachula.WebFrontend.Connections;
+namespace CountCachula.AspNetCore.Connections;
 
 /// <summary>
 /// Counts this silo's open streams per tenant and per client address, so one customer or one noisy client cannot take

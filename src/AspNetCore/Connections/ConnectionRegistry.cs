@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
-using CountCachula.WebFrontend.Interests;
+using CountCachula.AspNetCore.Interests;
 
-namespace CountCachula.WebFrontend.Connections;
+namespace CountCachula.AspNetCore.Connections;
 
 /// <summary>
 /// The SSE connections this silo holds, per tenant, with each tenant's interest index.

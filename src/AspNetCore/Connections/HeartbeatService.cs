@@ -1,8 +1,8 @@
-using CountCachula.WebFrontend.Hosting;
-using CountCachula.WebFrontend.Streaming;
+using CountCachula.AspNetCore.Hosting;
+using CountCachula.AspNetCore.Streaming;
 using Microsoft.Extensions.Options;
 
-namespace CountCachula.WebFrontend.Connections;
+namespace CountCachula.AspNetCore.Connections;
 
 /// <summary>
 /// One timer for the whole silo, not one per connection: every interval it queues the shared heartbeat frame on

@@ -1,6 +1,6 @@
-using CountCachula.WebFrontend.Streaming;
+using CountCachula.AspNetCore.Streaming;
 
-namespace CountCachula.WebFrontend.Connections;
+namespace CountCachula.AspNetCore.Connections;
 
 /// <summary>
 /// The invalidations a too-slow client missed, folded into one: the union of their tags (past

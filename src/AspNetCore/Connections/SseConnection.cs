@@ -1,9 +1,9 @@
 using System.Buffers;
 using System.IO.Pipelines;
-using CountCachula.WebFrontend.Interests;
-using CountCachula.WebFrontend.Streaming;
+using CountCachula.AspNetCore.Interests;
+using CountCachula.AspNetCore.Streaming;
 
-namespace CountCachula.WebFrontend.Connections;
+namespace CountCachula.AspNetCore.Connections;
 
 /// <summary>
 /// One open SSE stream. Producers (the dispatcher, the heartbeat) add frames to a pending list and, when the connection

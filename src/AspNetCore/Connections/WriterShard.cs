@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
 
-namespace CountCachula.WebFrontend.Connections;
+namespace CountCachula.AspNetCore.Connections;
 
 /// <summary>
 /// Writes for a share of the process's connections. A connection with something new to send is queued here once (not

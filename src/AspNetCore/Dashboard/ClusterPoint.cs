@@ -1,4 +1,4 @@
-namespace CountCachula.WebFrontend.Dashboard;
+namespace CountCachula.AspNetCore.Dashboard;
 
 /// <summary>One silo's, or the whole cluster's, charted figures at one moment.</summary>
 /// <param name="Events">Events dispatched per second.</param>

@@ -1,6 +1,6 @@
 using System.Text.Json;
 
-namespace CountCachula.WebFrontend.Dashboard;
+namespace CountCachula.AspNetCore.Dashboard;
 
 /// <summary>
 /// The cluster's figures of the last <see cref="Capacity"/> seconds, one point a second, so a dashboard opened now

@@ -1,8 +1,8 @@
 using System.Diagnostics.Metrics;
-using CountCachula.WebFrontend.Connections;
-using CountCachula.WebFrontend.Streaming;
+using CountCachula.AspNetCore.Connections;
+using CountCachula.AspNetCore.Streaming;
 
-namespace CountCachula.WebFrontend.Dashboard;
+namespace CountCachula.AspNetCore.Dashboard;
 
 /// <summary>
 /// Each second, takes this silo's figures and reports them to the cluster's <see cref="IDashboardGrain"/>, then reads

@@ -1,4 +1,4 @@
-namespace CountCachula.WebFrontend.Dashboard;
+namespace CountCachula.AspNetCore.Dashboard;
 
 /// <summary>
 /// Counts the events this silo dispatched per tenant since the dashboard last took the counts, at the cost of one lock

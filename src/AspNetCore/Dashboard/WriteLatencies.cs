@@ -1,7 +1,7 @@
 using System.Diagnostics.Metrics;
-using CountCachula.WebFrontend.Streaming;
+using CountCachula.AspNetCore.Streaming;
 
-namespace CountCachula.WebFrontend.Dashboard;
+namespace CountCachula.AspNetCore.Dashboard;
 
 /// <summary>
 /// The last <see cref="Capacity"/> publish-to-write latencies of this silo, read from the

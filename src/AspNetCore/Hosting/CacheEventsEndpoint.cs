@@ -1,15 +1,15 @@
 using System.Buffers;
 using System.Diagnostics.CodeAnalysis;
 using System.Text.Json;
-using CountCachula.WebFrontend.Connections;
-using CountCachula.WebFrontend.Interests;
-using CountCachula.WebFrontend.Security;
-using CountCachula.WebFrontend.Streaming;
+using CountCachula.AspNetCore.Connections;
+using CountCachula.AspNetCore.Interests;
+using CountCachula.AspNetCore.Security;
+using CountCachula.AspNetCore.Streaming;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Options;
 using Microsoft.Net.Http.Headers;
 
-namespace CountCachula.WebFrontend.Hosting;
+namespace CountCachula.AspNetCore.Hosting;
 
 /// <summary>Maps the SSE endpoint that browsers (<c>EventSource</c>, <c>@countcachula/core</c>) connect to.</summary>
 internal static partial class CacheEventsEndpoint

@@ -1,10 +1,10 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Net;
-using CountCachula.WebFrontend.Publishing;
-using CountCachula.WebFrontend.Security;
+using CountCachula.AspNetCore.Publishing;
+using CountCachula.AspNetCore.Security;
 using Microsoft.Extensions.Options;
 
-namespace CountCachula.WebFrontend.Hosting;
+namespace CountCachula.AspNetCore.Hosting;
 
 /// <summary>Maps the HTTP publishing API, for backends that are not .NET or not in the cluster.</summary>
 internal static class CachePublishingEndpoints

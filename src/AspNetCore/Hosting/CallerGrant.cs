@@ -1,6 +1,6 @@
-using CountCachula.WebFrontend.Interests;
+using CountCachula.AspNetCore.Interests;
 
-namespace CountCachula.WebFrontend.Hosting;
+namespace CountCachula.AspNetCore.Hosting;
 
 /// <summary>What an admitted caller may do: its tenant, the tag patterns it may listen to, until when.</summary>
 /// <param name="Tenant">The tenant the caller belongs to.</param>

@@ -1,7 +1,7 @@
 using Microsoft.AspNetCore.Routing.Patterns;
 using Microsoft.Extensions.Primitives;
 
-namespace CountCachula.WebFrontend.Hosting;
+namespace CountCachula.AspNetCore.Hosting;
 
 /// <summary>
 /// Reads the query the way <c>@countcachula/core</c> writes it. That client appends <c>?since=…</c> to its endpoint with

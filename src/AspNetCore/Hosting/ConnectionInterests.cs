@@ -1,10 +1,10 @@
-using CountCachula.WebFrontend.Connections;
-using CountCachula.WebFrontend.Interests;
-using CountCachula.WebFrontend.Security;
-using CountCachula.WebFrontend.Streaming;
+using CountCachula.AspNetCore.Connections;
+using CountCachula.AspNetCore.Interests;
+using CountCachula.AspNetCore.Security;
+using CountCachula.AspNetCore.Streaming;
 using Microsoft.Extensions.Options;
 
-namespace CountCachula.WebFrontend.Hosting;
+namespace CountCachula.AspNetCore.Hosting;
 
 /// <summary>Reading interests from clients and changing those of an open stream.</summary>
 internal static class ConnectionInterests

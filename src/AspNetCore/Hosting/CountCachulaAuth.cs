@@ -1,12 +1,12 @@
 using System.IdentityModel.Tokens.Jwt;
 using System.Security.Claims;
 using System.Text;
-using CountCachula.WebFrontend.Interests;
-using CountCachula.WebFrontend.Security;
+using CountCachula.AspNetCore.Interests;
+using CountCachula.AspNetCore.Security;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.IdentityModel.Tokens;
 
-namespace CountCachula.WebFrontend.Hosting;
+namespace CountCachula.AspNetCore.Hosting;
 
 /// <summary>
 /// The hub's access rules: who a subscriber (a JWT from the <c>Authorization</c> header, the cookie, or an

@@ -1,4 +1,4 @@
-namespace CountCachula.WebFrontend.Hosting;
+namespace CountCachula.AspNetCore.Hosting;
 
 /// <summary>Who may subscribe and publish: <c>CountCachula:Auth</c>.</summary>
 public sealed class CountCachulaAuthOptions

@@ -1,6 +1,6 @@
 using CountCachula.Grains;
 
-namespace CountCachula.WebFrontend.Hosting;
+namespace CountCachula.AspNetCore.Hosting;
 
 /// <summary>Who may read <c>/metrics</c>, and how many tenants get a label of their own: <c>CountCachula:Metrics</c>.</summary>
 public sealed class CountCachulaMetricsOptions

@@ -1,4 +1,4 @@
-namespace CountCachula.WebFrontend.Hosting;
+namespace CountCachula.AspNetCore.Hosting;
 
 /// <summary>
 /// Options of the web frontend, bound from the <c>CountCachula</c> configuration section

@@ -1,6 +1,6 @@
 using Microsoft.Extensions.Options;
 
-namespace CountCachula.WebFrontend.Hosting;
+namespace CountCachula.AspNetCore.Hosting;
 
 /// <summary>
 /// Checks <see cref="CountCachulaOptions"/> at start-up and names each bad setting by its configuration key, so the

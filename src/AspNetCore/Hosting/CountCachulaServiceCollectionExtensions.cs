@@ -1,11 +1,11 @@
 using CountCachula;
-using CountCachula.WebFrontend.CacheTags;
-using CountCachula.WebFrontend.Connections;
-using CountCachula.WebFrontend.Dashboard;
-using CountCachula.WebFrontend.Hosting;
-using CountCachula.WebFrontend.Publishing;
-using CountCachula.WebFrontend.Security;
-using CountCachula.WebFrontend.Streaming;
+using CountCachula.AspNetCore.CacheTags;
+using CountCachula.AspNetCore.Connections;
+using CountCachula.AspNetCore.Dashboard;
+using CountCachula.AspNetCore.Hosting;
+using CountCachula.AspNetCore.Publishing;
+using CountCachula.AspNetCore.Security;
+using CountCachula.AspNetCore.Streaming;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 

@@ -1,7 +1,7 @@
-using CountCachula.WebFrontend.Streaming;
+using CountCachula.AspNetCore.Streaming;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 
-namespace CountCachula.WebFrontend.Hosting;
+namespace CountCachula.AspNetCore.Hosting;
 
 /// <summary>
 /// Ready only while this frontend can deliver: the inbox subscription of every tenant with connections here was

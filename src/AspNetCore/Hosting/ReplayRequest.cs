@@ -1,9 +1,9 @@
 using System.Globalization;
-using CountCachula.WebFrontend.Connections;
-using CountCachula.WebFrontend.Interests;
-using CountCachula.WebFrontend.Streaming;
+using CountCachula.AspNetCore.Connections;
+using CountCachula.AspNetCore.Interests;
+using CountCachula.AspNetCore.Streaming;
 
-namespace CountCachula.WebFrontend.Hosting;
+namespace CountCachula.AspNetCore.Hosting;
 
 /// <summary>
 /// Where a reconnecting browser left off — the <c>Last-Event-ID</c> header, else a <c>lastEventId</c> query parameter,

@@ -1,6 +1,6 @@
 using System.Text.Json;
 
-namespace CountCachula.WebFrontend.Hosting;
+namespace CountCachula.AspNetCore.Hosting;
 
 /// <summary>
 /// Checks every hub endpoint applies to what a request sends, before or while reading it: query bytes that are not

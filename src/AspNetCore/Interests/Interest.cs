@@ -1,4 +1,4 @@
-namespace CountCachula.WebFrontend.Interests;
+namespace CountCachula.AspNetCore.Interests;
 
 /// <summary>
 /// One thing a connection listens for: an exact tag (<c>user:123</c>), a prefix pattern (<c>posts:*</c> matches

@@ -1,6 +1,6 @@
-using CountCachula.WebFrontend.Connections;
+using CountCachula.AspNetCore.Connections;
 
-namespace CountCachula.WebFrontend.Interests;
+namespace CountCachula.AspNetCore.Interests;
 
 /// <summary>
 /// Which of one tenant's local connections want which tags. It answers "who matches these tags" with one dictionary

@@ -1,4 +1,4 @@
-namespace CountCachula.WebFrontend.Publishing;
+namespace CountCachula.AspNetCore.Publishing;
 
 /// <summary>
 /// <see cref="ICacheHub"/> over the grain. Input is checked here too, so a bad tag fails on the caller's thread

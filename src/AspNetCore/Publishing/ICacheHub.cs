@@ -1,4 +1,4 @@
-namespace CountCachula.WebFrontend.Publishing;
+namespace CountCachula.AspNetCore.Publishing;
 
 /// <summary>
 /// The hub as ASP.NET Core code sees it: <c>await hub.InvalidateAsync("item:1", "items-list")</c>, the C# form of the

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 
-namespace CountCachula.WebFrontend.Publishing;
+namespace CountCachula.AspNetCore.Publishing;
 
 /// <summary>
 /// Carries the caller's trace context (e.g. the HTTP request's span) with a publish call, so the hub's publish span

@@ -1,6 +1,6 @@
 using System.Net.Sockets;
 
-namespace CountCachula.WebFrontend.Publishing;
+namespace CountCachula.AspNetCore.Publishing;
 
 /// <summary>
 /// Tells a failure that retrying will cure (the hub moving between silos, its storage briefly unreachable, a second

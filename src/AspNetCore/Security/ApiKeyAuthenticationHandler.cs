@@ -2,11 +2,11 @@ using System.Security.Claims;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Encodings.Web;
-using CountCachula.WebFrontend.Hosting;
+using CountCachula.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.Extensions.Options;
 
-namespace CountCachula.WebFrontend.Security;
+namespace CountCachula.AspNetCore.Security;
 
 /// <summary>
 /// The publisher API-key scheme: an <c>X-Api-Key</c> header that matches one of <c>CountCachula:Auth:ApiKeys</c>

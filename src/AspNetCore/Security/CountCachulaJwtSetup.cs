@@ -1,9 +1,9 @@
-using CountCachula.WebFrontend.Hosting;
+using CountCachula.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Authentication.JwtBearer;
 using Microsoft.Extensions.Options;
 using Microsoft.IdentityModel.Tokens;
 
-namespace CountCachula.WebFrontend.Security;
+namespace CountCachula.AspNetCore.Security;
 
 /// <summary>Configures the JwtBearer scheme from <see cref="CountCachulaAuthOptions"/> and reads tokens from cookie and query too.</summary>
 internal sealed class CountCachulaJwtSetup(IOptions<CountCachulaOptions> options) : IConfigureNamedOptions<JwtBearerOptions>

@@ -1,7 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 
-namespace CountCachula.WebFrontend.Security;
+namespace CountCachula.AspNetCore.Security;
 
 /// <summary>
 /// The per-stream secret that binds interest changes to the stream's own page: 256 random bits, sent once in the

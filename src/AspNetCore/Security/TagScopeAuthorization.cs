@@ -1,8 +1,8 @@
-using CountCachula.WebFrontend.Hosting;
-using CountCachula.WebFrontend.Interests;
+using CountCachula.AspNetCore.Hosting;
+using CountCachula.AspNetCore.Interests;
 using Microsoft.AspNetCore.Authorization;
 
-namespace CountCachula.WebFrontend.Security;
+namespace CountCachula.AspNetCore.Security;
 
 /// <summary>
 /// The interests a caller asks for, checked against a grant: the resource of the <see cref="CountCachulaPolicies.TagScope"/>

@@ -1,6 +1,6 @@
 using Microsoft.Extensions.Options;
 
-namespace CountCachula.WebFrontend.Security;
+namespace CountCachula.AspNetCore.Security;
 
 /// <summary>
 /// Keeps tokens out of logs. EventSource cannot send headers, so browsers carry their token as <c>?access_token=</c>,

@@ -1,8 +1,8 @@
-using CountCachula.WebFrontend.CacheTags;
-using CountCachula.WebFrontend.Connections;
-using CountCachula.WebFrontend.Dashboard;
+using CountCachula.AspNetCore.CacheTags;
+using CountCachula.AspNetCore.Connections;
+using CountCachula.AspNetCore.Dashboard;
 
-namespace CountCachula.WebFrontend.Streaming;
+namespace CountCachula.AspNetCore.Streaming;
 
 /// <summary>
 /// The last hop, inside the silo: given each event once (by <see cref="TenantListener"/>), finds the local

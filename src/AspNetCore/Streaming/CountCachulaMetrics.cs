@@ -1,9 +1,9 @@
 using System.Diagnostics.Metrics;
 using CountCachula.Grains;
-using CountCachula.WebFrontend.Hosting;
+using CountCachula.AspNetCore.Hosting;
 using Microsoft.Extensions.Options;
 
-namespace CountCachula.WebFrontend.Streaming;
+namespace CountCachula.AspNetCore.Streaming;
 
 /// <summary>The frontend's instruments, on the <c>countcachula</c> meter.</summary>
 public sealed class CountCachulaMetrics

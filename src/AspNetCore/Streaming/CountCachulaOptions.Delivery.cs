@@ -1,4 +1,4 @@
-namespace CountCachula.WebFrontend.Hosting;
+namespace CountCachula.AspNetCore.Hosting;
 
 /// <summary>How this frontend receives its tenants' events and recovers what it may have missed.</summary>
 public sealed partial class CountCachulaOptions

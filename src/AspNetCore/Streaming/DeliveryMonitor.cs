@@ -1,7 +1,7 @@
-using CountCachula.WebFrontend.Hosting;
+using CountCachula.AspNetCore.Hosting;
 using Microsoft.Extensions.Options;
 
-namespace CountCachula.WebFrontend.Streaming;
+namespace CountCachula.AspNetCore.Streaming;
 
 /// <summary>
 /// Keeps this frontend able to deliver: every <see cref="CountCachulaOptions.InboxCheckInterval"/> it checks each

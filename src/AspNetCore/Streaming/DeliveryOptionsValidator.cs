@@ -1,7 +1,7 @@
-using CountCachula.WebFrontend.Hosting;
+using CountCachula.AspNetCore.Hosting;
 using Microsoft.Extensions.Options;
 
-namespace CountCachula.WebFrontend.Streaming;
+namespace CountCachula.AspNetCore.Streaming;
 
 /// <summary>Checks the delivery settings of <see cref="CountCachulaOptions"/> at start-up, naming each bad key.</summary>
 internal sealed class DeliveryOptionsValidator : IValidateOptions<CountCachulaOptions>

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 
-namespace CountCachula.WebFrontend.Streaming;
+namespace CountCachula.AspNetCore.Streaming;
 
 /// <summary>
 /// The dispatch span: one per event and frontend, a child of the publish span whose context the event carries

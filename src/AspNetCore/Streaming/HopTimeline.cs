@@ -1,4 +1,4 @@
-namespace CountCachula.WebFrontend.Streaming;
+namespace CountCachula.AspNetCore.Streaming;
 
 /// <summary>
 /// One live event's way through the hub and this frontend, reported once on <c>countcachula.hop.duration</c> when its

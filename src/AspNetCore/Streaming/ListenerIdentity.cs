@@ -1,4 +1,4 @@
-namespace CountCachula.WebFrontend.Streaming;
+namespace CountCachula.AspNetCore.Streaming;
 
 /// <summary>
 /// Who this frontend is to the topic grains: its silo (<c>silo-{address}</c>) when a silo is co-hosted, so the

@@ -1,8 +1,8 @@
-using CountCachula.WebFrontend.Connections;
-using CountCachula.WebFrontend.Hosting;
+using CountCachula.AspNetCore.Connections;
+using CountCachula.AspNetCore.Hosting;
 using Orleans.Streams;
 
-namespace CountCachula.WebFrontend.Streaming;
+namespace CountCachula.AspNetCore.Streaming;
 
 /// <summary>What every <see cref="TenantListener"/> of a frontend shares.</summary>
 internal sealed record ListenerServices(

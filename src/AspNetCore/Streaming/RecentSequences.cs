@@ -1,4 +1,4 @@
-namespace CountCachula.WebFrontend.Streaming;
+namespace CountCachula.AspNetCore.Streaming;
 
 /// <summary>
 /// The sequences of the events dispatched most recently, to drop the second copy of an event (it can reach an inbox

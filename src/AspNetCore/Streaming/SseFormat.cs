@@ -1,4 +1,4 @@
-namespace CountCachula.WebFrontend.Streaming;
+namespace CountCachula.AspNetCore.Streaming;
 
 /// <summary>The wire format a connection asked for (<c>?format=</c>).</summary>
 internal enum SseFormat

@@ -1,7 +1,7 @@
 using CountCachula.Grains;
 using Orleans.Streams;
 
-namespace CountCachula.WebFrontend.Streaming;
+namespace CountCachula.AspNetCore.Streaming;
 
 /// <summary>The registration half of <see cref="TenantListener"/>: the inbox subscription and the topic grains.</summary>
 internal sealed partial class TenantListener

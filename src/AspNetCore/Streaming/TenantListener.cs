@@ -1,8 +1,8 @@
 using CountCachula.Grains;
-using CountCachula.WebFrontend.Interests;
+using CountCachula.AspNetCore.Interests;
 using Orleans.Streams;
 
-namespace CountCachula.WebFrontend.Streaming;
+namespace CountCachula.AspNetCore.Streaming;
 
 /// <summary>
 /// One tenant's side of this frontend: reference counts of what its local connections want, reconciled with the

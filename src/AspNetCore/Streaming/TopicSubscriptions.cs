@@ -1,11 +1,11 @@
 using System.Collections.Concurrent;
-using CountCachula.WebFrontend.Connections;
-using CountCachula.WebFrontend.Hosting;
-using CountCachula.WebFrontend.Interests;
+using CountCachula.AspNetCore.Connections;
+using CountCachula.AspNetCore.Hosting;
+using CountCachula.AspNetCore.Interests;
 using Microsoft.Extensions.Options;
 using Orleans.Streams;
 
-namespace CountCachula.WebFrontend.Streaming;
+namespace CountCachula.AspNetCore.Streaming;
 
 /// <summary>
 /// This frontend's side of the routing: per tenant with local connections, one subscription to the tenant's inbox

@@ -1,9 +1,11 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Text.Json;
 using CountCachula.WebFrontend.Hosting;
-using CountCachula.WebFrontend.Security;
+using CountCachula.AspNetCore.Security;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Options;
+using CountCachula.AspNetCore.Hosting;
+using CountCachula.AspNetCore.Dashboard;
 
 namespace CountCachula.WebFrontend.Dashboard;
 

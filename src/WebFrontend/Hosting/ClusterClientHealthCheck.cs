@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Diagnostics.HealthChecks;
+using CountCachula.AspNetCore.Hosting;
 
 namespace CountCachula.WebFrontend.Hosting;
 

@@ -1,9 +1,10 @@
-using CountCachula.WebFrontend.Streaming;
+using CountCachula.AspNetCore.Streaming;
 using OpenTelemetry;
 using OpenTelemetry.Exporter;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
 using OpenTelemetry.Trace;
+using CountCachula.AspNetCore.Hosting;
 
 namespace CountCachula.WebFrontend.Hosting;
 

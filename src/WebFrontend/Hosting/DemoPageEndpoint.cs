@@ -1,3 +1,4 @@
+using CountCachula.AspNetCore.Hosting;
 namespace CountCachula.WebFrontend.Hosting;
 
 /// <summary>Serves the demo page.</summary>

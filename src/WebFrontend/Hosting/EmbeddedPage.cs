@@ -1,3 +1,4 @@
+using CountCachula.AspNetCore.Hosting;
 namespace CountCachula.WebFrontend.Hosting;
 
 /// <summary>A page embedded in the assembly (so it is served wherever the app runs from), read once.</summary>

@@ -1,4 +1,5 @@
 using Orleans.Runtime.Providers;
+using CountCachula.AspNetCore.Hosting;
 
 namespace CountCachula.WebFrontend.Hosting;
 

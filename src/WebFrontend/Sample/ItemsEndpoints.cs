@@ -1,9 +1,10 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using CountCachula.WebFrontend.CacheTags;
+using CountCachula.AspNetCore.CacheTags;
 using CountCachula.WebFrontend.Hosting;
-using CountCachula.WebFrontend.Publishing;
+using CountCachula.AspNetCore.Publishing;
 using Microsoft.Extensions.Options;
+using CountCachula.AspNetCore.Hosting;
 
 namespace CountCachula.WebFrontend.Sample;
 

@@ -1,5 +1,5 @@
 using CountCachula.Tests.Infrastructure;
-using CountCachula.WebFrontend.CacheTags;
+using CountCachula.AspNetCore.CacheTags;
 using Microsoft.Extensions.DependencyInjection;
 using Orleans.Runtime;
 

@@ -5,6 +5,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Orleans.Hosting;
+using CountCachula.AspNetCore.Hosting;
 
 namespace CountCachula.Tests.CacheTags;
 

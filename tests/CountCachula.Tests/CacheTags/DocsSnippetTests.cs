@@ -1,5 +1,5 @@
 using CountCachula.Tests.Infrastructure;
-using CountCachula.WebFrontend.CacheTags;
+using CountCachula.AspNetCore.CacheTags;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http.Features;

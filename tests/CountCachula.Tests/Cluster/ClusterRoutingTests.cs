@@ -1,8 +1,8 @@
 using System.Net;
 using System.Net.Http.Json;
 using CountCachula.Tests.Infrastructure;
-using CountCachula.WebFrontend.Publishing;
-using CountCachula.WebFrontend.Streaming;
+using CountCachula.AspNetCore.Publishing;
+using CountCachula.AspNetCore.Streaming;
 
 namespace CountCachula.Tests.Cluster;
 

@@ -1,7 +1,7 @@
 using System.Net.Http.Json;
 using CountCachula.Tests.Infrastructure;
-using CountCachula.WebFrontend.Publishing;
-using CountCachula.WebFrontend.Streaming;
+using CountCachula.AspNetCore.Publishing;
+using CountCachula.AspNetCore.Streaming;
 using Xunit.Abstractions;
 
 namespace CountCachula.Tests.Cluster;

@@ -3,7 +3,7 @@ using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
 using CountCachula.Tests.Infrastructure;
-using CountCachula.WebFrontend.Streaming;
+using CountCachula.AspNetCore.Streaming;
 using Xunit.Abstractions;
 
 namespace CountCachula.Tests.Crash;

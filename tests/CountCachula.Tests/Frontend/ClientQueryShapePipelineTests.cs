@@ -5,6 +5,7 @@ using CountCachula.WebFrontend.Hosting;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
+using CountCachula.AspNetCore.Hosting;
 
 namespace CountCachula.Tests.Frontend;
 

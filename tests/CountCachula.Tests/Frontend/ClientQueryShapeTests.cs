@@ -3,7 +3,8 @@ using System.Text.Json;
 using CountCachula.Tests.Infrastructure;
 using CountCachula.Tests.Security;
 using CountCachula.WebFrontend.Hosting;
-using CountCachula.WebFrontend.Publishing;
+using CountCachula.AspNetCore.Publishing;
+using CountCachula.AspNetCore.Hosting;
 
 namespace CountCachula.Tests.Frontend;
 

@@ -1,6 +1,6 @@
 using CountCachula.Tests.Infrastructure;
-using CountCachula.WebFrontend.Connections;
-using CountCachula.WebFrontend.Streaming;
+using CountCachula.AspNetCore.Connections;
+using CountCachula.AspNetCore.Streaming;
 
 namespace CountCachula.Tests.Frontend;
 

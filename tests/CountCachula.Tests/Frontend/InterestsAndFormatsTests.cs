@@ -2,7 +2,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using CountCachula.Tests.Infrastructure;
-using CountCachula.WebFrontend.Publishing;
+using CountCachula.AspNetCore.Publishing;
 
 namespace CountCachula.Tests.Frontend;
 

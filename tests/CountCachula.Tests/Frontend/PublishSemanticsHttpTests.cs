@@ -2,7 +2,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using CountCachula.Tests.Infrastructure;
-using CountCachula.WebFrontend.Streaming;
+using CountCachula.AspNetCore.Streaming;
 
 namespace CountCachula.Tests.Frontend;
 

@@ -1,4 +1,4 @@
-using CountCachula.WebFrontend.Streaming;
+using CountCachula.AspNetCore.Streaming;
 
 namespace CountCachula.Tests.Frontend;
 

@@ -1,6 +1,6 @@
 using System.Text.Json;
 using CountCachula.Tests.Infrastructure;
-using CountCachula.WebFrontend.Publishing;
+using CountCachula.AspNetCore.Publishing;
 
 namespace CountCachula.Tests.Frontend;
 

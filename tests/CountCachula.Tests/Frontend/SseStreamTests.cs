@@ -1,7 +1,7 @@
 using System.Net;
 using System.Text.Json;
 using CountCachula.Tests.Infrastructure;
-using CountCachula.WebFrontend.Publishing;
+using CountCachula.AspNetCore.Publishing;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace CountCachula.Tests.Frontend;

@@ -1,4 +1,4 @@
-using CountCachula.WebFrontend.Connections;
+using CountCachula.AspNetCore.Connections;
 using Microsoft.AspNetCore.Builder;
 
 namespace CountCachula.Tests.Infrastructure;

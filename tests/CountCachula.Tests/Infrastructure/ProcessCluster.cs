@@ -32,11 +32,11 @@ public sealed class ProcessCluster : IAsyncDisposable
 
     /// <summary>A subscriber's token for tenant <c>default</c>, signed with the cluster's key, for every tag.</summary>
     public string Token() =>
-        CountCachula.WebFrontend.Hosting.CountCachulaAccess.MintToken(_environment["COUNTCACHULA_SIGNING_KEY"], "default", TimeSpan.FromHours(1), tags: ["*"]);
+        CountCachula.AspNetCore.Hosting.CountCachulaAccess.MintToken(_environment["COUNTCACHULA_SIGNING_KEY"], "default", TimeSpan.FromHours(1), tags: ["*"]);
 
     /// <summary>An operator's token (the <c>admin</c> scope: diagnostics, dashboard) for tenant <c>default</c>.</summary>
     public string AdminToken() =>
-        CountCachula.WebFrontend.Hosting.CountCachulaAccess.MintToken(_environment["COUNTCACHULA_SIGNING_KEY"], "default", TimeSpan.FromHours(1), admin: true);
+        CountCachula.AspNetCore.Hosting.CountCachulaAccess.MintToken(_environment["COUNTCACHULA_SIGNING_KEY"], "default", TimeSpan.FromHours(1), admin: true);
 
     /// <summary>
     /// Starts the cluster. Its ports are taken below the OS's ephemeral range: a port the OS just handed out (as

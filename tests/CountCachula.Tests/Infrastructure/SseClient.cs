@@ -97,7 +97,7 @@ public sealed class SseClient : IAsyncDisposable
     /// Publishes a unique sentinel through <paramref name="hub"/> and reads up to it, so events published before the
     /// test's action (still in flight through the streams) cannot be mistaken for its results.
     /// </summary>
-    public async Task SyncAsync(CountCachula.WebFrontend.Publishing.ICacheHub hub)
+    public async Task SyncAsync(CountCachula.AspNetCore.Publishing.ICacheHub hub)
     {
         var sentinel = "sync:" + Guid.NewGuid().ToString("N");
         await hub.InvalidateAsync(sentinel);

@@ -1,5 +1,5 @@
 using CountCachula.WebFrontend;
-using CountCachula.WebFrontend.Connections;
+using CountCachula.AspNetCore.Connections;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;

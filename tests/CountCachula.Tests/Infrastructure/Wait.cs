@@ -1,4 +1,4 @@
-using CountCachula.WebFrontend.Connections;
+using CountCachula.AspNetCore.Connections;
 
 namespace CountCachula.Tests.Infrastructure;
 

@@ -6,6 +6,7 @@ using System.Text.RegularExpressions;
 using System.Xml.Linq;
 using CountCachula.Grains;
 using CountCachula.WebFrontend.Hosting;
+using CountCachula.AspNetCore.Hosting;
 
 namespace CountCachula.Tests.Product;
 

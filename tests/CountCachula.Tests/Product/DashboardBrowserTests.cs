@@ -1,6 +1,6 @@
 using System.Globalization;
 using CountCachula.Tests.Infrastructure;
-using CountCachula.WebFrontend.Publishing;
+using CountCachula.AspNetCore.Publishing;
 using Microsoft.Playwright;
 
 namespace CountCachula.Tests.Product;

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using CountCachula.WebFrontend.Dashboard;
+using CountCachula.AspNetCore.Dashboard;
 
 namespace CountCachula.Tests.Product;
 

@@ -1,8 +1,9 @@
 using CountCachula.Tests.Infrastructure;
 using CountCachula.Tests.Security;
 using CountCachula.WebFrontend.Hosting;
-using CountCachula.WebFrontend.Publishing;
+using CountCachula.AspNetCore.Publishing;
 using Microsoft.Playwright;
+using CountCachula.AspNetCore.Hosting;
 
 namespace CountCachula.Tests.Product;
 

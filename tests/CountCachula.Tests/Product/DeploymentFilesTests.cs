@@ -3,9 +3,10 @@ using System.Text.RegularExpressions;
 using CountCachula.Grains;
 using CountCachula.Tests.Infrastructure;
 using CountCachula.WebFrontend.Hosting;
-using CountCachula.WebFrontend.Publishing;
+using CountCachula.AspNetCore.Publishing;
 using Microsoft.Extensions.Configuration;
 using Orleans.Configuration;
+using CountCachula.AspNetCore.Hosting;
 
 namespace CountCachula.Tests.Product;
 

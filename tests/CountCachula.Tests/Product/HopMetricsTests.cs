@@ -1,8 +1,8 @@
 using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
 using CountCachula.Tests.Infrastructure;
-using CountCachula.WebFrontend.Publishing;
-using CountCachula.WebFrontend.Streaming;
+using CountCachula.AspNetCore.Publishing;
+using CountCachula.AspNetCore.Streaming;
 
 namespace CountCachula.Tests.Product;
 

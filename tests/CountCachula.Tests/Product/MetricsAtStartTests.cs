@@ -1,6 +1,6 @@
 using System.Diagnostics.Metrics;
 using CountCachula.Tests.Infrastructure;
-using CountCachula.WebFrontend.Streaming;
+using CountCachula.AspNetCore.Streaming;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;

@@ -78,9 +78,9 @@ public sealed class AddCountCachulaTests
         });
         services.AddCountCachula(o => o.RetryMilliseconds = 1234);
 
-        Assert.Single(services, d => d.ServiceType == typeof(CountCachula.WebFrontend.Connections.ConnectionRegistry));
+        Assert.Single(services, d => d.ServiceType == typeof(CountCachula.AspNetCore.Connections.ConnectionRegistry));
         using var provider = services.BuildServiceProvider();
-        var options = provider.GetRequiredService<IOptions<CountCachula.WebFrontend.Hosting.CountCachulaOptions>>().Value;
+        var options = provider.GetRequiredService<IOptions<CountCachula.AspNetCore.Hosting.CountCachulaOptions>>().Value;
         Assert.Equal(TimeSpan.FromSeconds(5), options.HeartbeatInterval);
         Assert.Equal(1234, options.RetryMilliseconds);
         var health = provider.GetRequiredService<IOptions<Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckServiceOptions>>().Value;

@@ -3,9 +3,9 @@ using System.Diagnostics.Metrics;
 using System.Text.Json;
 using CountCachula.Grains;
 using CountCachula.Tests.Infrastructure;
-using CountCachula.WebFrontend.Connections;
-using CountCachula.WebFrontend.Publishing;
-using CountCachula.WebFrontend.Streaming;
+using CountCachula.AspNetCore.Connections;
+using CountCachula.AspNetCore.Publishing;
+using CountCachula.AspNetCore.Streaming;
 
 namespace CountCachula.Tests.Security;
 

@@ -1,5 +1,5 @@
 using CountCachula.Tests.Infrastructure;
-using CountCachula.WebFrontend.Connections;
+using CountCachula.AspNetCore.Connections;
 
 namespace CountCachula.Tests.Security;
 

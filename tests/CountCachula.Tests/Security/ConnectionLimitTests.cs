@@ -1,6 +1,6 @@
 using System.Net;
 using CountCachula.Tests.Infrastructure;
-using CountCachula.WebFrontend.Connections;
+using CountCachula.AspNetCore.Connections;
 
 namespace CountCachula.Tests.Security;
 

@@ -1,7 +1,7 @@
 using System.Net;
 using System.Text;
 using CountCachula.Tests.Infrastructure;
-using CountCachula.WebFrontend.Publishing;
+using CountCachula.AspNetCore.Publishing;
 
 namespace CountCachula.Tests.Security;
 

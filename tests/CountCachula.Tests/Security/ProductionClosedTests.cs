@@ -3,6 +3,7 @@ using System.Net.Http.Headers;
 using System.Text;
 using CountCachula.Tests.Infrastructure;
 using CountCachula.WebFrontend.Hosting;
+using CountCachula.AspNetCore.Hosting;
 
 namespace CountCachula.Tests.Security;
 

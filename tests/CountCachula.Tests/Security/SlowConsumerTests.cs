@@ -2,8 +2,8 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using CountCachula.Tests.Infrastructure;
-using CountCachula.WebFrontend.Connections;
-using CountCachula.WebFrontend.Publishing;
+using CountCachula.AspNetCore.Connections;
+using CountCachula.AspNetCore.Publishing;
 
 namespace CountCachula.Tests.Security;
 

@@ -1,7 +1,8 @@
 using System.Net.Http.Headers;
 using CountCachula.Tests.Infrastructure;
 using CountCachula.WebFrontend.Hosting;
-using CountCachula.WebFrontend.Publishing;
+using CountCachula.AspNetCore.Publishing;
+using CountCachula.AspNetCore.Hosting;
 
 namespace CountCachula.Tests.Security;
 

@@ -3,7 +3,7 @@ using System.Net;
 using System.Text;
 using System.Text.Json;
 using CountCachula.Tests.Infrastructure;
-using CountCachula.WebFrontend.Publishing;
+using CountCachula.AspNetCore.Publishing;
 
 namespace CountCachula.Tests.Security;
 
