@@ -35,7 +35,7 @@ internal sealed record EventHops
 /// </summary>
 internal static class HopDurations
 {
-    /// <summary>Fine buckets (ms): the hops of an idle hub are well under a millisecond, the stream's up to a poll interval.</summary>
+    /// <summary>Fine buckets (ms): the hops of an idle hub are well under a millisecond; under load a backlog stretches them to seconds.</summary>
     internal static readonly double[] BucketBoundaries = [0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5, 7.5, 10, 15, 20, 30, 50, 75, 100, 250, 500, 1000, 5000];
 
     /// <summary>The histogram on <paramref name="meter"/>.</summary>
