@@ -1,6 +1,11 @@
 namespace CountCachula.Grains;
 
 /// <summary>One stored segment of a tenant's history; see <see cref="IHistorySegmentGrain"/>.</summary>
+/// <remarks>
+/// Only the tenant's hub calls it, once per publish: placed on the hub's silo, that call stays in the process and the
+/// history write (which the hub's next event waits for) pays only the storage's own latency.
+/// </remarks>
+[Orleans.Placement.PreferLocalPlacement]
 internal sealed class HistorySegmentGrain(
     [PersistentState("events", CacheTopics.Storage)] IPersistentState<HistorySegment> segment) : Grain, IHistorySegmentGrain
 {
