@@ -33,6 +33,7 @@ internal sealed class SseConnection
     private bool _closeRequested;
     private bool _finishing;
     private PipeWriter? _output;
+    private SocketChunkWriter? _socketWriter;
     private CancellationToken _aborted;
     private long _replayedThrough;
     private int _coalescings;
@@ -106,6 +107,9 @@ internal sealed class SseConnection
 
     /// <summary>How many times this client fell so far behind that its pending frames were coalesced.</summary>
     public int Coalescings => Volatile.Read(ref _coalescings);
+
+    /// <summary>True when the stream ended with a chunk of its body possibly cut short: its connection must be aborted.</summary>
+    internal bool BodyBroken => _socketWriter?.Broken == true;
 
     /// <summary>Preload hints, custom events and heartbeats dropped because this client read too slowly.</summary>
     public long Dropped => Interlocked.Read(ref _dropped);
@@ -185,12 +189,27 @@ internal sealed class SseConnection
     /// <paramref name="replayedThrough"/> were covered by the replay and are skipped, so the boundary between replay
     /// and live has neither a gap nor a duplicate.
     /// </summary>
-    public async Task RunAsync(PipeWriter output, IReadOnlyList<SseFrame> first, long replayedThrough, CancellationToken cancellationToken)
+    /// <remarks>
+    /// With a <paramref name="socket"/>, the response head has been sent and the rest of the chunked body is written
+    /// straight to it (see <see cref="SocketChunkWriter"/>); <paramref name="output"/> is then not written at all.
+    /// </remarks>
+    public async Task RunAsync(PipeWriter output, IReadOnlyList<SseFrame> first, long replayedThrough, CancellationToken cancellationToken, SocketChunkWriter? socket = null)
     {
         _output = output;
         _aborted = cancellationToken;
         Volatile.Write(ref _replayedThrough, replayedThrough);
         using var registration = cancellationToken.Register(static state => ((SseConnection)state!).RequestClose(), this);
+        if (socket is not null)
+        {
+            _socketWriter = socket;
+            var (bytes, rented) = GatherChunk(first, merged: null, replayedThrough: null, now: default);
+            var ended = !bytes.IsEmpty && await _socketWriter.SendAsync(bytes).ConfigureAwait(false);
+            Return(rented);
+            AfterFlush(ended, batch: null);
+            await _finished.Task.ConfigureAwait(false);
+            return;
+        }
+
         try
         {
             foreach (var frame in first)
@@ -227,6 +246,12 @@ internal sealed class SseConnection
             _spare = null;
             merged = _merged?.ToFrame(Format);
             _merged = null;
+        }
+
+        if (_socketWriter is { } socketWriter)
+        {
+            WriteToSocket(socketWriter, batch, merged);
+            return;
         }
 
         ValueTask<FlushResult> flush;
@@ -297,6 +322,105 @@ internal sealed class SseConnection
         {
             _ = AwaitFlushAsync(flush, batch);
         }
+    }
+
+    /// <summary>Writes what was pending as one send: a lone frame's own chunk, else one chunk gathered from all of them.</summary>
+    private void WriteToSocket(SocketChunkWriter writer, List<SseFrame> batch, SseFrame? merged)
+    {
+        var replayedThrough = Volatile.Read(ref _replayedThrough);
+        var now = DateTime.UtcNow;
+        ReadOnlyMemory<byte> bytes;
+        byte[]? rented = null;
+        if (merged is null && batch.Count == 1 && IsLive(batch[0], replayedThrough))
+        {
+            Written(batch[0], now);
+            bytes = batch[0].Chunk;
+        }
+        else
+        {
+            (bytes, rented) = GatherChunk(batch, merged, replayedThrough, now);
+        }
+
+        batch.Clear();
+        if (bytes.IsEmpty)
+        {
+            // Everything pending was already covered by the replay (an empty chunk would end the body).
+            AfterFlush(ended: false, batch);
+            return;
+        }
+
+        var send = writer.SendAsync(bytes);
+        if (send.IsCompletedSuccessfully)
+        {
+            Return(rented);
+            AfterFlush(send.Result, batch);
+        }
+        else
+        {
+            _ = AwaitSendAsync(send, rented, batch);
+        }
+    }
+
+    /// <summary>
+    /// One chunk holding <paramref name="merged"/> and then the frames of <paramref name="frames"/> (those a replay
+    /// through <paramref name="replayedThrough"/> did not cover, when given), in a buffer from the shared pool; empty
+    /// when nothing is left to write.
+    /// </summary>
+    private (ReadOnlyMemory<byte> Bytes, byte[]? Rented) GatherChunk(IReadOnlyList<SseFrame> frames, SseFrame? merged, long? replayedThrough, DateTime now)
+    {
+        var total = merged?.Bytes.Length ?? 0;
+        foreach (var frame in frames)
+        {
+            total += replayedThrough is not { } through || IsLive(frame, through) ? frame.Bytes.Length : 0;
+        }
+
+        if (total == 0)
+        {
+            return (ReadOnlyMemory<byte>.Empty, null);
+        }
+
+        var buffer = ArrayPool<byte>.Shared.Rent(total + 20);
+        var span = buffer.AsSpan();
+        total.TryFormat(span, out var used, "x", System.Globalization.CultureInfo.InvariantCulture);
+        span[used++] = (byte)'\r';
+        span[used++] = (byte)'\n';
+        if (merged is not null)
+        {
+            merged.Bytes.Span.CopyTo(span[used..]);
+            used += merged.Bytes.Length;
+        }
+
+        foreach (var frame in frames)
+        {
+            if (replayedThrough is not { } through || IsLive(frame, through))
+            {
+                frame.Bytes.Span.CopyTo(span[used..]);
+                used += frame.Bytes.Length;
+                if (replayedThrough is not null)
+                {
+                    Written(frame, now);
+                }
+            }
+        }
+
+        span[used++] = (byte)'\r';
+        span[used++] = (byte)'\n';
+        return (buffer.AsMemory(0, used), buffer);
+    }
+
+    private static void Return(byte[]? rented)
+    {
+        if (rented is not null)
+        {
+            ArrayPool<byte>.Shared.Return(rented);
+        }
+    }
+
+    private async Task AwaitSendAsync(ValueTask<bool> send, byte[]? rented, List<SseFrame> batch)
+    {
+        var ended = await send.ConfigureAwait(false);
+        Return(rented);
+        AfterFlush(ended, batch);
     }
 
     /// <summary>

@@ -191,7 +191,9 @@ internal static partial class CacheEventsEndpoint
             // 'connected' goes out at once; live events queue on the connection meanwhile (it is registered), and the
             // replay, inserted before them, covers everything up to its 'through'.
             response.BodyWriter.Write(connectedFrame.Bytes.Span);
-            await response.BodyWriter.FlushAsync(aborted);
+            var headFlush = response.BodyWriter.FlushAsync(aborted);
+            var socket = SocketWriteEligibility.WriterFor(context, settings, headFlush.IsCompletedSuccessfully);
+            await headFlush;
             List<SseFrame> first = [];
             var through = 0L;
             if (ReplayRequest.From(context.Request) is { } replay)
@@ -219,7 +221,12 @@ internal static partial class CacheEventsEndpoint
             using var expiry = grant.ExpiresAtUtc is { } expiresAt
                 ? new Timer(static state => ((SseConnection)state!).Finish(s_expired), connection, Until(expiresAt), Timeout.InfiniteTimeSpan)
                 : null;
-            await connection.RunAsync(response.BodyWriter, first, through, aborted);
+            await connection.RunAsync(response.BodyWriter, first, through, aborted, socket);
+            if (connection.BodyBroken)
+            {
+                // Kestrel must not end a body whose last chunk may be cut short.
+                context.Abort();
+            }
         }
         catch (Exception exception) when (aborted.IsCancellationRequested && exception is OperationCanceledException or IOException)
         {

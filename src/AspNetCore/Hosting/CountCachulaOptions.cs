@@ -35,6 +35,14 @@ public sealed partial class CountCachulaOptions
     public int ConnectionQueueCapacity { get; set; } = 1024;
 
     /// <summary>
+    /// When true (the default), a stream served over plain HTTP/1.1 by Kestrel's socket transport with inline scheduling
+    /// writes its events straight to its socket once Kestrel has sent the response head: one send per write, no output
+    /// pipe in between, and Kestrel's minimum response data rate still lets go of a client that stops reading. Streams
+    /// over TLS or HTTP/2, or behind a middleware that wraps the response body, are always written through Kestrel.
+    /// </summary>
+    public bool WriteToSocket { get; set; } = true;
+
+    /// <summary>
     /// When false (the default), the HTTP publishing endpoints answer only callers on the loopback interface: they
     /// are meant for backends on the same host until publisher credentials are configured.
     /// </summary>

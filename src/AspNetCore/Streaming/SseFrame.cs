@@ -10,9 +10,18 @@ namespace CountCachula.AspNetCore.Streaming;
 /// </summary>
 internal sealed class SseFrame
 {
-    private SseFrame(byte[] bytes, DateTime publishedAtUtc, long sequence, FrameKind kind, IReadOnlyList<string>? tags)
+    private SseFrame(ReadOnlySpan<byte> bytes, DateTime publishedAtUtc, long sequence, FrameKind kind, IReadOnlyList<string>? tags)
     {
-        Bytes = bytes;
+        // Stored once as an HTTP/1.1 chunk ("size CRLF bytes CRLF"), so a stream that writes its own chunked body sends
+        // the frame as it is, and every other writer takes the bytes inside.
+        var head = $"{bytes.Length:x}\r\n";
+        var chunk = new byte[head.Length + bytes.Length + 2];
+        Encoding.ASCII.GetBytes(head, chunk);
+        bytes.CopyTo(chunk.AsSpan(head.Length));
+        chunk[^2] = (byte)'\r';
+        chunk[^1] = (byte)'\n';
+        Chunk = chunk;
+        Bytes = Chunk[head.Length..^2];
         PublishedAtUtc = publishedAtUtc;
         Sequence = sequence;
         Kind = kind;
@@ -30,6 +39,9 @@ internal sealed class SseFrame
 
     /// <summary>The UTF-8 bytes of the event, ending with the blank line that dispatches it.</summary>
     public ReadOnlyMemory<byte> Bytes { get; }
+
+    /// <summary><see cref="Bytes"/> framed as one chunk of a chunked HTTP/1.1 body.</summary>
+    public ReadOnlyMemory<byte> Chunk { get; }
 
     /// <summary>When the hub accepted the event; <see cref="DateTime.MinValue"/> for frames the frontend makes itself.</summary>
     public DateTime PublishedAtUtc { get; }
@@ -79,7 +91,7 @@ internal sealed class SseFrame
         }
 
         Append(writer, "\n");
-        return new SseFrame(writer.WrittenSpan.ToArray(), publishedAtUtc, sequence, kind, tags);
+        return new SseFrame(writer.WrittenSpan, publishedAtUtc, sequence, kind, tags);
     }
 
     /// <summary>

@@ -4,6 +4,8 @@ using System.Text;
 using CountCachula.Tests.Infrastructure;
 using CountCachula.AspNetCore.Connections;
 using CountCachula.AspNetCore.Publishing;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
 
 namespace CountCachula.Tests.Security;
 
@@ -25,32 +27,36 @@ public sealed class SlowConsumerTests(SlowConsumerFixture fixture) : IClassFixtu
 {
     private const int Events = 1000;
 
-    [Fact]
-    public async Task A_stalled_client_is_coalesced_not_buffered_and_catches_up_with_one_invalidation()
+    [Theory]
+    [InlineData("1.0")]
+    [InlineData("1.1")]
+    public async Task A_stalled_client_is_coalesced_not_buffered_and_catches_up_with_one_invalidation(string version)
     {
         var hub = fixture.Get<ICacheHub>();
         await using var healthy = await SseClient.ConnectAsync(fixture.Http, "/api/cache-events");
         await healthy.NextOfTypeAsync("connected", "healthy client connected");
 
         // The slow client: a raw socket with a small receive buffer that reads its headers and 'connected', then stops.
-        // HTTP/1.0, so the body comes unchunked and frames can be read straight off the socket.
+        // Over HTTP/1.0 the body comes unchunked, through Kestrel; over HTTP/1.1 it is chunked and written straight to
+        // the socket (see SocketWriteTests), so it is decoded here.
         using var slow = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { ReceiveBufferSize = 4096 };
         await slow.ConnectAsync(new IPEndPoint(IPAddress.Loopback, fixture.BaseAddress.Port));
-        await slow.SendAsync(Encoding.ASCII.GetBytes($"GET /api/cache-events HTTP/1.0\r\nHost: {fixture.BaseAddress.Authority}\r\nAccept: text/event-stream\r\n\r\n"));
-        var received = new StringBuilder();
+        await slow.SendAsync(Encoding.ASCII.GetBytes($"GET /api/cache-events HTTP/{version}\r\nHost: {fixture.BaseAddress.Authority}\r\nAccept: text/event-stream\r\n\r\n"));
+        var body = new ResponseBody();
         string pending;
         var buffer = new byte[64 * 1024];
         using (var connecting = new CancellationTokenSource(Timeouts.Default))
         {
-            while (!received.ToString().Contains("\"connectionId\":\"", StringComparison.Ordinal) || !received.ToString().Contains("\n\n", StringComparison.Ordinal))
+            while (!body.Text.Contains("\"connectionId\":\"", StringComparison.Ordinal) || !body.Text.Contains("\n\n", StringComparison.Ordinal))
             {
                 var read = await slow.ReceiveAsync(buffer, SocketFlags.None, connecting.Token);
                 Assert.True(read > 0, "The server closed the slow client's stream while it connected.");
-                received.Append(Encoding.UTF8.GetString(buffer, 0, read));
+                body.Feed(buffer.AsSpan(0, read));
             }
         }
 
-        var text = received.ToString();
+        Assert.Equal(version == "1.1", body.Chunked);
+        var text = body.Text;
         pending = text[(text.LastIndexOf("\n\n", StringComparison.Ordinal) + 2)..];
         var idStart = text.IndexOf("\"connectionId\":\"", StringComparison.Ordinal) + 16;
         var connection = fixture.Registry.Find("default", text[idStart..text.IndexOf('"', idStart)]);
@@ -89,7 +95,7 @@ public sealed class SlowConsumerTests(SlowConsumerFixture fixture) : IClassFixtu
         {
             var read = await slow.ReceiveAsync(buffer, SocketFlags.None, reading.Token);
             Assert.True(read > 0, "The server closed the slow client's stream instead of letting it catch up.");
-            pending += Encoding.UTF8.GetString(buffer, 0, read);
+            pending += body.Take(buffer.AsSpan(0, read));
             int end;
             while ((end = pending.IndexOf("\n\n", StringComparison.Ordinal)) >= 0)
             {
@@ -121,5 +127,149 @@ public sealed class SlowConsumerTests(SlowConsumerFixture fixture) : IClassFixtu
         await hub.InvalidateAsync("probe");
         var item = await probe.NextOfTypeAsync("invalidate", "probe sentinel");
         return item.EventId!;
+    }
+}
+
+/// <summary>A hub whose Kestrel wants responses read at 1 MB/s after a 2 s grace period.</summary>
+public sealed class StalledConsumerFixture : IAsyncLifetime
+{
+    public TestFrontend Frontend { get; private set; } = null!;
+
+    public async Task InitializeAsync() =>
+        Frontend = await TestFrontend.StartAsync("test-" + Guid.NewGuid().ToString("N")[..8], settings: [new("CountCachula:ConnectionQueueCapacity", "64")], configure: builder =>
+            builder.WebHost.ConfigureKestrel(kestrel => kestrel.Limits.MinResponseDataRate = new MinDataRate(bytesPerSecond: 1_000_000, gracePeriod: TimeSpan.FromSeconds(2))));
+
+    public async Task DisposeAsync() => await Frontend.DisposeAsync();
+}
+
+/// <summary>
+/// A client that stops reading for good is let go once its writes stall past Kestrel's minimum response data rate,
+/// whether Kestrel writes its body (HTTP/1.0) or the stream writes it to the socket (HTTP/1.1): an idle reader cannot
+/// hold a connection and its buffers forever.
+/// </summary>
+public sealed class StalledConsumerTests(StalledConsumerFixture fixture) : IClassFixture<StalledConsumerFixture>
+{
+    [Theory]
+    [InlineData("1.0")]
+    [InlineData("1.1")]
+    public async Task A_client_that_never_reads_again_is_disconnected_by_the_minimum_data_rate(string version)
+    {
+        var frontend = fixture.Frontend;
+        var hub = frontend.Get<ICacheHub>();
+        using var slow = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { ReceiveBufferSize = 4096 };
+        await slow.ConnectAsync(new IPEndPoint(IPAddress.Loopback, frontend.BaseAddress.Port));
+        await slow.SendAsync(Encoding.ASCII.GetBytes($"GET /api/cache-events HTTP/{version}\r\nHost: {frontend.BaseAddress.Authority}\r\nAccept: text/event-stream\r\n\r\n"));
+        var body = new ResponseBody();
+        var buffer = new byte[64 * 1024];
+        using (var connecting = new CancellationTokenSource(Timeouts.Default))
+        {
+            while (!body.Text.Contains("\"connectionId\":\"", StringComparison.Ordinal) || !body.Text.Contains("\n\n", StringComparison.Ordinal))
+            {
+                var read = await slow.ReceiveAsync(buffer, SocketFlags.None, connecting.Token);
+                Assert.True(read > 0, "The server closed the stream while it connected.");
+                body.Feed(buffer.AsSpan(0, read));
+            }
+        }
+
+        var text = body.Text;
+        var idStart = text.IndexOf("\"connectionId\":\"", StringComparison.Ordinal) + 16;
+        var id = text[idStart..text.IndexOf('"', idStart)];
+        var connection = frontend.Registry.Find("default", id);
+        Assert.NotNull(connection);
+
+        // Big invalidations until the client is so far behind that its queue was coalesced: its writes are stalled.
+        for (var k = 0; k < 5000 && connection.Coalescings == 0 && frontend.Registry.Find("default", id) is not null; k++)
+        {
+            await hub.InvalidateAsync([$"stall-{k}", .. Enumerable.Range(0, 19).Select(p => $"pad-{p}-{new string('x', 190)}")]);
+        }
+
+        Assert.True(connection.Coalescings > 0 || frontend.Registry.Find("default", id) is null, "5,000 big invalidations did not stall the client's writes.");
+
+        // The server gives up on it and closes the connection.
+        await frontend.Registry.UntilAsync(registry => registry.Find("default", id) is null, "the stalled stream is let go");
+        using var draining = new CancellationTokenSource(Timeouts.Default);
+        try
+        {
+            while (await slow.ReceiveAsync(buffer, SocketFlags.None, draining.Token) > 0)
+            {
+            }
+        }
+        catch (SocketException)
+        {
+            // Reset: as good as closed.
+        }
+    }
+}
+
+/// <summary>A response read off a raw socket: its head, then its body decoded (chunked or not) as text.</summary>
+internal sealed class ResponseBody
+{
+    private readonly List<byte> _raw = [];
+    private readonly StringBuilder _text = new();
+    private bool _inBody;
+    private long _chunkLeft = -1;
+
+    public bool Chunked { get; private set; }
+
+    /// <summary>All of the body decoded so far.</summary>
+    public string Text => _text.ToString();
+
+    public void Feed(ReadOnlySpan<byte> bytes) => Take(bytes);
+
+    /// <summary>Adds bytes from the socket; returns the body text they completed.</summary>
+    public string Take(ReadOnlySpan<byte> bytes)
+    {
+        _raw.AddRange(bytes.ToArray());
+        var start = _text.Length;
+        if (!_inBody)
+        {
+            var head = Encoding.ASCII.GetString([.. _raw]);
+            var end = head.IndexOf("\r\n\r\n", StringComparison.Ordinal);
+            if (end < 0)
+            {
+                return "";
+            }
+
+            _inBody = true;
+            Chunked = head[..end].Contains("transfer-encoding: chunked", StringComparison.OrdinalIgnoreCase);
+            _raw.RemoveRange(0, end + 4);
+        }
+
+        while (_raw.Count > 0)
+        {
+            if (!Chunked)
+            {
+                _text.Append(Encoding.UTF8.GetString([.. _raw]));
+                _raw.Clear();
+                break;
+            }
+
+            if (_chunkLeft < 0)
+            {
+                var line = Encoding.ASCII.GetString([.. _raw]);
+                var end = line.IndexOf("\r\n", StringComparison.Ordinal);
+                if (end < 0)
+                {
+                    break;
+                }
+
+                _chunkLeft = Convert.ToInt64(line[..end], 16);
+                Assert.True(_chunkLeft > 0, "The stream's body ended while the client was reading it.");
+                _raw.RemoveRange(0, end + 2);
+                continue;
+            }
+
+            if (_raw.Count < _chunkLeft + 2)
+            {
+                break;
+            }
+
+            _text.Append(Encoding.UTF8.GetString([.. _raw.Take((int)_chunkLeft)]));
+            Assert.Equal("\r\n", Encoding.ASCII.GetString([.. _raw.Skip((int)_chunkLeft).Take(2)]));
+            _raw.RemoveRange(0, (int)_chunkLeft + 2);
+            _chunkLeft = -1;
+        }
+
+        return _text.ToString(start, _text.Length - start);
     }
 }
