@@ -16,9 +16,19 @@ namespace CountCachula.AspNetCore.Connections;
 /// </remarks>
 internal sealed class SocketChunkWriter
 {
+    // Linux send(2) flags and errno values.
+    private const int MsgDontWait = 0x40;
+    private const int MsgNoSignal = 0x4000;
+    private const int EIntr = 4;
+    private const int EAgain = 11;
+
+    // Cleared for good if the C library's send cannot be called here (another OS or C library): Socket.Send then.
+    private static bool s_rawSend = OperatingSystem.IsLinux();
+
     private readonly Socket _socket;
     private readonly MinDataRate? _minRate;
     private readonly CancellationToken _aborted;
+    private readonly SafeSocketHandle _handle;
     private bool _behindKestrel;
 
     /// <param name="socket">The connection's socket, after Kestrel sent the response head.</param>
@@ -36,6 +46,8 @@ internal sealed class SocketChunkWriter
         // Only this writer's synchronous sends see the flag: they return at once when the socket's buffer is full
         // instead of blocking a writer thread. Kestrel's receives are asynchronous and unaffected.
         socket.Blocking = false;
+
+        _handle = socket.SafeHandle;
     }
 
     /// <summary>
@@ -50,31 +62,81 @@ internal sealed class SocketChunkWriter
     {
         if (_behindKestrel)
         {
-            try
+            var sent = TrySend(bytes.Span);
+            if (sent == bytes.Length)
             {
-                var sent = _socket.Send(bytes.Span, SocketFlags.None, out var error);
-                if (error == SocketError.Success && sent == bytes.Length)
-                {
-                    return new ValueTask<bool>(false);
-                }
-
-                if (error is not (SocketError.Success or SocketError.WouldBlock))
-                {
-                    Broken = true;
-                    return new ValueTask<bool>(true);
-                }
-
-                bytes = bytes[sent..];
+                return new ValueTask<bool>(false);
             }
-            catch (ObjectDisposedException)
+
+            if (sent < 0)
             {
                 Broken = true;
                 return new ValueTask<bool>(true);
             }
+
+            bytes = bytes[sent..];
         }
 
         return SendQueuedAsync(bytes);
     }
+
+    /// <summary>One non-blocking send: how many bytes the socket took (0 when its buffer is full), or -1 when it failed.</summary>
+    private int TrySend(ReadOnlySpan<byte> bytes)
+    {
+        if (s_rawSend)
+        {
+            // The descriptor is held only for the call, as Socket.Send holds it: Kestrel may close the socket at any
+            // time, and a send by number after that could reach another connection that reused it.
+            var added = false;
+            try
+            {
+                _handle.DangerousAddRef(ref added);
+                var fd = (int)_handle.DangerousGetHandle();
+                while (true)
+                {
+                    var sent = Send(fd, ref System.Runtime.InteropServices.MemoryMarshal.GetReference(bytes), bytes.Length, MsgDontWait | MsgNoSignal);
+                    if (sent >= 0)
+                    {
+                        return (int)sent;
+                    }
+
+                    var errno = System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
+                    if (errno != EIntr)
+                    {
+                        return errno == EAgain ? 0 : -1;
+                    }
+                }
+            }
+            catch (ObjectDisposedException)
+            {
+                return -1;
+            }
+            catch (Exception exception) when (exception is DllNotFoundException or EntryPointNotFoundException)
+            {
+                s_rawSend = false;
+            }
+            finally
+            {
+                if (added)
+                {
+                    _handle.DangerousRelease();
+                }
+            }
+        }
+
+        try
+        {
+            var sent = _socket.Send(bytes, SocketFlags.None, out var error);
+            return error is SocketError.Success or SocketError.WouldBlock ? sent : -1;
+        }
+        catch (ObjectDisposedException)
+        {
+            return -1;
+        }
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc.so.6", EntryPoint = "send", SetLastError = true)]
+    private static extern nint Send(int fd, ref byte buffer, nint length, int flags);
 
     private async ValueTask<bool> SendQueuedAsync(ReadOnlyMemory<byte> bytes)
     {

@@ -51,6 +51,11 @@ public sealed class ReplayTests(ShortHistoryFixture frontend) : IClassFixture<Sh
         await Hub.InvalidateAsync("resume:0");
         var mark = await probe.NextAsync("the event to resume after");
         await probe.DisposeAsync();
+
+        // resume:0 was stamped before the probe read it; 'since' below is 1 ms before 'before', so the clock must first
+        // pass that margin, or a delivery faster than 1 ms puts resume:0 inside the window.
+        var read = DateTime.UtcNow;
+        SpinWait.SpinUntil(() => DateTime.UtcNow > read.AddMilliseconds(2));
         var before = DateTime.UtcNow;
         await Hub.InvalidateAsync("resume:1");
 
