@@ -39,27 +39,13 @@ public sealed class SlowConsumerTests(SlowConsumerFixture fixture) : IClassFixtu
         // The slow client: a raw socket with a small receive buffer that reads its headers and 'connected', then stops.
         // Over HTTP/1.0 the body comes unchunked, through Kestrel; over HTTP/1.1 it is chunked and written straight to
         // the socket (see SocketWriteTests), so it is decoded here.
-        using var slow = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { ReceiveBufferSize = 4096 };
-        await slow.ConnectAsync(new IPEndPoint(IPAddress.Loopback, fixture.BaseAddress.Port));
-        await slow.SendAsync(Encoding.ASCII.GetBytes($"GET /api/cache-events HTTP/{version}\r\nHost: {fixture.BaseAddress.Authority}\r\nAccept: text/event-stream\r\n\r\n"));
-        var body = new ResponseBody();
-        string pending;
+        var (socket, body, connectionId) = await ResponseBody.OpenStreamAsync(fixture.BaseAddress, version);
+        using var slow = socket;
         var buffer = new byte[64 * 1024];
-        using (var connecting = new CancellationTokenSource(Timeouts.Default))
-        {
-            while (!body.Text.Contains("\"connectionId\":\"", StringComparison.Ordinal) || !body.Text.Contains("\n\n", StringComparison.Ordinal))
-            {
-                var read = await slow.ReceiveAsync(buffer, SocketFlags.None, connecting.Token);
-                Assert.True(read > 0, "The server closed the slow client's stream while it connected.");
-                body.Feed(buffer.AsSpan(0, read));
-            }
-        }
-
         Assert.Equal(version == "1.1", body.Chunked);
         var text = body.Text;
-        pending = text[(text.LastIndexOf("\n\n", StringComparison.Ordinal) + 2)..];
-        var idStart = text.IndexOf("\"connectionId\":\"", StringComparison.Ordinal) + 16;
-        var connection = fixture.Registry.Find("default", text[idStart..text.IndexOf('"', idStart)]);
+        var pending = text[(text.LastIndexOf("\n\n", StringComparison.Ordinal) + 2)..];
+        var connection = fixture.Registry.Find("default", connectionId);
         Assert.NotNull(connection);
 
         // 1,000 invalidations of ~4 KB each (4 MB in all) while the slow client reads nothing.
@@ -156,24 +142,9 @@ public sealed class StalledConsumerTests(StalledConsumerFixture fixture) : IClas
     {
         var frontend = fixture.Frontend;
         var hub = frontend.Get<ICacheHub>();
-        using var slow = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { ReceiveBufferSize = 4096 };
-        await slow.ConnectAsync(new IPEndPoint(IPAddress.Loopback, frontend.BaseAddress.Port));
-        await slow.SendAsync(Encoding.ASCII.GetBytes($"GET /api/cache-events HTTP/{version}\r\nHost: {frontend.BaseAddress.Authority}\r\nAccept: text/event-stream\r\n\r\n"));
-        var body = new ResponseBody();
+        var (socket, _, id) = await ResponseBody.OpenStreamAsync(frontend.BaseAddress, version);
+        using var slow = socket;
         var buffer = new byte[64 * 1024];
-        using (var connecting = new CancellationTokenSource(Timeouts.Default))
-        {
-            while (!body.Text.Contains("\"connectionId\":\"", StringComparison.Ordinal) || !body.Text.Contains("\n\n", StringComparison.Ordinal))
-            {
-                var read = await slow.ReceiveAsync(buffer, SocketFlags.None, connecting.Token);
-                Assert.True(read > 0, "The server closed the stream while it connected.");
-                body.Feed(buffer.AsSpan(0, read));
-            }
-        }
-
-        var text = body.Text;
-        var idStart = text.IndexOf("\"connectionId\":\"", StringComparison.Ordinal) + 16;
-        var id = text[idStart..text.IndexOf('"', idStart)];
         var connection = frontend.Registry.Find("default", id);
         Assert.NotNull(connection);
 
@@ -213,6 +184,30 @@ internal sealed class ResponseBody
 
     /// <summary>All of the body decoded so far.</summary>
     public string Text => _text.ToString();
+
+    /// <summary>
+    /// Opens <c>/api/cache-events</c> over HTTP/<paramref name="version"/> on a raw socket with a small receive buffer
+    /// (a client that can be made to stop reading) and reads until its <c>connected</c> event is complete.
+    /// </summary>
+    public static async Task<(Socket Socket, ResponseBody Body, string ConnectionId)> OpenStreamAsync(Uri baseAddress, string version)
+    {
+        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { ReceiveBufferSize = 4096 };
+        await socket.ConnectAsync(new IPEndPoint(IPAddress.Loopback, baseAddress.Port));
+        await socket.SendAsync(Encoding.ASCII.GetBytes($"GET /api/cache-events HTTP/{version}\r\nHost: {baseAddress.Authority}\r\nAccept: text/event-stream\r\n\r\n"));
+        var body = new ResponseBody();
+        var buffer = new byte[64 * 1024];
+        using var connecting = new CancellationTokenSource(Timeouts.Default);
+        while (!body.Text.Contains("\"connectionId\":\"", StringComparison.Ordinal) || !body.Text.Contains("\n\n", StringComparison.Ordinal))
+        {
+            var read = await socket.ReceiveAsync(buffer, SocketFlags.None, connecting.Token);
+            Assert.True(read > 0, "The server closed the stream while it connected.");
+            body.Feed(buffer.AsSpan(0, read));
+        }
+
+        var text = body.Text;
+        var idStart = text.IndexOf("\"connectionId\":\"", StringComparison.Ordinal) + 16;
+        return (socket, body, text[idStart..text.IndexOf('"', idStart)]);
+    }
 
     public void Feed(ReadOnlySpan<byte> bytes) => Take(bytes);
 
