@@ -17,7 +17,7 @@ namespace CountCachula.AspNetCore.Connections;
 /// into one set of tags (past <see cref="CoalescedTagLimit"/> tags, a single <c>*</c>), preload hints, custom events and
 /// heartbeats dropped — and the merged invalidation is written first when the client reads again.
 /// </remarks>
-internal sealed class SseConnection
+internal sealed partial class SseConnection
 {
     /// <summary>How many distinct tags a slow client's merged invalidation holds before it becomes <c>*</c>.</summary>
     public const int CoalescedTagLimit = 1024;
@@ -325,105 +325,6 @@ internal sealed class SseConnection
         {
             _ = AwaitFlushAsync(flush, batch);
         }
-    }
-
-    /// <summary>Writes what was pending as one send: a lone frame's own chunk, else one chunk gathered from all of them.</summary>
-    private void WriteToSocket(SocketChunkWriter writer, List<SseFrame> batch, SseFrame? merged)
-    {
-        var replayedThrough = Volatile.Read(ref _replayedThrough);
-        var now = DateTime.UtcNow;
-        ReadOnlyMemory<byte> bytes;
-        byte[]? rented = null;
-        if (merged is null && batch.Count == 1 && IsLive(batch[0], replayedThrough))
-        {
-            Written(batch[0], now);
-            bytes = batch[0].Chunk;
-        }
-        else
-        {
-            (bytes, rented) = GatherChunk(batch, merged, replayedThrough, now);
-        }
-
-        batch.Clear();
-        if (bytes.IsEmpty)
-        {
-            // Everything pending was already covered by the replay (an empty chunk would end the body).
-            AfterFlush(ended: false, batch);
-            return;
-        }
-
-        var send = writer.SendAsync(bytes);
-        if (send.IsCompletedSuccessfully)
-        {
-            Return(rented);
-            AfterFlush(send.Result, batch);
-        }
-        else
-        {
-            _ = AwaitSendAsync(send, rented, batch);
-        }
-    }
-
-    /// <summary>
-    /// One chunk holding <paramref name="merged"/> and then the frames of <paramref name="frames"/> (those a replay
-    /// through <paramref name="replayedThrough"/> did not cover, when given), in a buffer from the shared pool; empty
-    /// when nothing is left to write.
-    /// </summary>
-    private (ReadOnlyMemory<byte> Bytes, byte[]? Rented) GatherChunk(IReadOnlyList<SseFrame> frames, SseFrame? merged, long? replayedThrough, DateTime now)
-    {
-        var total = merged?.Bytes.Length ?? 0;
-        foreach (var frame in frames)
-        {
-            total += replayedThrough is not { } through || IsLive(frame, through) ? frame.Bytes.Length : 0;
-        }
-
-        if (total == 0)
-        {
-            return (ReadOnlyMemory<byte>.Empty, null);
-        }
-
-        var buffer = ArrayPool<byte>.Shared.Rent(total + 20);
-        var span = buffer.AsSpan();
-        total.TryFormat(span, out var used, "x", System.Globalization.CultureInfo.InvariantCulture);
-        span[used++] = (byte)'\r';
-        span[used++] = (byte)'\n';
-        if (merged is not null)
-        {
-            merged.Bytes.Span.CopyTo(span[used..]);
-            used += merged.Bytes.Length;
-        }
-
-        foreach (var frame in frames)
-        {
-            if (replayedThrough is not { } through || IsLive(frame, through))
-            {
-                frame.Bytes.Span.CopyTo(span[used..]);
-                used += frame.Bytes.Length;
-                if (replayedThrough is not null)
-                {
-                    Written(frame, now);
-                }
-            }
-        }
-
-        span[used++] = (byte)'\r';
-        span[used++] = (byte)'\n';
-        return (buffer.AsMemory(0, used), buffer);
-    }
-
-    private static void Return(byte[]? rented)
-    {
-        if (rented is not null)
-        {
-            ArrayPool<byte>.Shared.Return(rented);
-        }
-    }
-
-    private async Task AwaitSendAsync(ValueTask<bool> send, byte[]? rented, List<SseFrame> batch)
-    {
-        var ended = await send.ConfigureAwait(false);
-        Return(rented);
-        AfterFlush(ended, batch);
     }
 
     /// <summary>

@@ -1,0 +1,107 @@
+using System.Buffers;
+using CountCachula.AspNetCore.Streaming;
+
+namespace CountCachula.AspNetCore.Connections;
+
+// The socket path of a stream's writes (see SocketChunkWriter): what was pending, sent as one chunk.
+internal sealed partial class SseConnection
+{
+    /// <summary>Writes what was pending as one send: a lone frame's own chunk, else one chunk gathered from all of them.</summary>
+    private void WriteToSocket(SocketChunkWriter writer, List<SseFrame> batch, SseFrame? merged)
+    {
+        var replayedThrough = Volatile.Read(ref _replayedThrough);
+        var now = DateTime.UtcNow;
+        ReadOnlyMemory<byte> bytes;
+        byte[]? rented = null;
+        if (merged is null && batch.Count == 1 && IsLive(batch[0], replayedThrough))
+        {
+            Written(batch[0], now);
+            bytes = batch[0].Chunk;
+        }
+        else
+        {
+            (bytes, rented) = GatherChunk(batch, merged, replayedThrough, now);
+        }
+
+        batch.Clear();
+        if (bytes.IsEmpty)
+        {
+            // Everything pending was already covered by the replay (an empty chunk would end the body).
+            AfterFlush(ended: false, batch);
+            return;
+        }
+
+        var send = writer.SendAsync(bytes);
+        if (send.IsCompletedSuccessfully)
+        {
+            Return(rented);
+            AfterFlush(send.Result, batch);
+        }
+        else
+        {
+            _ = AwaitSendAsync(send, rented, batch);
+        }
+    }
+
+    /// <summary>
+    /// One chunk holding <paramref name="merged"/> and then the frames of <paramref name="frames"/> (those a replay
+    /// through <paramref name="replayedThrough"/> did not cover, when given), in a buffer from the shared pool; empty
+    /// when nothing is left to write.
+    /// </summary>
+    private (ReadOnlyMemory<byte> Bytes, byte[]? Rented) GatherChunk(IReadOnlyList<SseFrame> frames, SseFrame? merged, long? replayedThrough, DateTime now)
+    {
+        var total = merged?.Bytes.Length ?? 0;
+        foreach (var frame in frames)
+        {
+            total += replayedThrough is not { } through || IsLive(frame, through) ? frame.Bytes.Length : 0;
+        }
+
+        if (total == 0)
+        {
+            return (ReadOnlyMemory<byte>.Empty, null);
+        }
+
+        var buffer = ArrayPool<byte>.Shared.Rent(total + 20);
+        var span = buffer.AsSpan();
+        total.TryFormat(span, out var used, "x", System.Globalization.CultureInfo.InvariantCulture);
+        span[used++] = (byte)'\r';
+        span[used++] = (byte)'\n';
+        if (merged is not null)
+        {
+            merged.Bytes.Span.CopyTo(span[used..]);
+            used += merged.Bytes.Length;
+        }
+
+        foreach (var frame in frames)
+        {
+            if (replayedThrough is not { } through || IsLive(frame, through))
+            {
+                frame.Bytes.Span.CopyTo(span[used..]);
+                used += frame.Bytes.Length;
+                if (replayedThrough is not null)
+                {
+                    Written(frame, now);
+                }
+            }
+        }
+
+        span[used++] = (byte)'\r';
+        span[used++] = (byte)'\n';
+        return (buffer.AsMemory(0, used), buffer);
+    }
+
+    private static void Return(byte[]? rented)
+    {
+        if (rented is not null)
+        {
+            ArrayPool<byte>.Shared.Return(rented);
+        }
+    }
+
+    private async Task AwaitSendAsync(ValueTask<bool> send, byte[]? rented, List<SseFrame> batch)
+    {
+        var ended = await send.ConfigureAwait(false);
+        Return(rented);
+        AfterFlush(ended, batch);
+    }
+}
