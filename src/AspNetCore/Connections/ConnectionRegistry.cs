@@ -70,7 +70,13 @@ internal sealed class ConnectionRegistry
 
     /// <summary>The connections of <paramref name="tenant"/> at this instant.</summary>
     public SseConnection[] Snapshot(string tenant) =>
-        _tenants.TryGetValue(tenant, out var connections) ? connections.Snapshot : [];
+        _tenants.TryGetValue(tenant, out var connections) ? connections.Snapshot.All : [];
+
+    /// <summary>
+    /// The connections of <paramref name="tenant"/> at this instant, all of them and (the same ones) per writer shard.
+    /// </summary>
+    public ConnectionSnapshot Shards(string tenant) =>
+        _tenants.TryGetValue(tenant, out var connections) ? connections.Snapshot : ConnectionSnapshot.Empty;
 
     /// <summary>
     /// The interest index of <paramref name="tenant"/>; an empty one, not kept, when the tenant has no connection here
@@ -100,9 +106,9 @@ internal sealed class ConnectionRegistry
     {
         private readonly Lock _lock = new();
         private readonly Dictionary<string, SseConnection> _byId = new(StringComparer.Ordinal);
-        private SseConnection[] _snapshot = [];
+        private ConnectionSnapshot _snapshot = ConnectionSnapshot.Empty;
 
-        public SseConnection[] Snapshot => Volatile.Read(ref _snapshot);
+        public ConnectionSnapshot Snapshot => Volatile.Read(ref _snapshot);
 
         public InterestIndex Index { get; } = new();
 
@@ -129,7 +135,7 @@ internal sealed class ConnectionRegistry
                     Index.Add(connection, interest);
                 }
 
-                Volatile.Write(ref _snapshot, [.. _snapshot, connection]);
+                Volatile.Write(ref _snapshot, _snapshot.With(connection));
                 return true;
             }
         }
@@ -150,12 +156,9 @@ internal sealed class ConnectionRegistry
                     Index.Remove(connection, interest);
                 }
 
-                var index = Array.IndexOf(_snapshot, connection);
-                var next = new SseConnection[_snapshot.Length - 1];
-                Array.Copy(_snapshot, 0, next, 0, index);
-                Array.Copy(_snapshot, index + 1, next, index, next.Length - index);
+                var next = _snapshot.Without(connection);
                 Volatile.Write(ref _snapshot, next);
-                Retired = next.Length == 0;
+                Retired = next.All.Length == 0;
                 return (true, Retired);
             }
         }
@@ -167,5 +170,49 @@ internal sealed class ConnectionRegistry
                 return _byId.GetValueOrDefault(id);
             }
         }
+    }
+}
+
+/// <summary>One tenant's connections at an instant, immutable: all of them, and the same ones per writer shard.</summary>
+internal sealed class ConnectionSnapshot
+{
+    private ConnectionSnapshot(SseConnection[] all, SseConnection[][] byShard)
+    {
+        All = all;
+        ByShard = byShard;
+    }
+
+    /// <summary>No connections.</summary>
+    public static ConnectionSnapshot Empty { get; } = new([], [.. Enumerable.Range(0, WriterShard.Count).Select(_ => Array.Empty<SseConnection>())]);
+
+    /// <summary>Every connection, in the order they were added.</summary>
+    public SseConnection[] All { get; }
+
+    /// <summary>The connections written by each shard, indexed by <see cref="WriterShard.Index"/>.</summary>
+    public SseConnection[][] ByShard { get; }
+
+    /// <summary>This snapshot plus <paramref name="connection"/>.</summary>
+    public ConnectionSnapshot With(SseConnection connection)
+    {
+        var byShard = (SseConnection[][])ByShard.Clone();
+        byShard[connection.ShardIndex] = [.. byShard[connection.ShardIndex], connection];
+        return new ConnectionSnapshot([.. All, connection], byShard);
+    }
+
+    /// <summary>This snapshot without <paramref name="connection"/>, which it holds.</summary>
+    public ConnectionSnapshot Without(SseConnection connection)
+    {
+        var byShard = (SseConnection[][])ByShard.Clone();
+        byShard[connection.ShardIndex] = Remove(byShard[connection.ShardIndex], connection);
+        return new ConnectionSnapshot(Remove(All, connection), byShard);
+    }
+
+    private static SseConnection[] Remove(SseConnection[] connections, SseConnection connection)
+    {
+        var index = Array.IndexOf(connections, connection);
+        var next = new SseConnection[connections.Length - 1];
+        Array.Copy(connections, 0, next, 0, index);
+        Array.Copy(connections, index + 1, next, index, next.Length - index);
+        return next;
     }
 }

@@ -6,23 +6,10 @@ namespace CountCachula.AspNetCore.Connections;
 // The socket path of a stream's writes (see SocketChunkWriter): what was pending, sent as one chunk.
 internal sealed partial class SseConnection
 {
-    /// <summary>Writes what was pending as one send: a lone frame's own chunk, else one chunk gathered from all of them.</summary>
+    /// <summary>Writes what was pending (more than one frame, or a merged invalidation first) as one gathered chunk.</summary>
     private void WriteToSocket(SocketChunkWriter writer, List<SseFrame> batch, SseFrame? merged)
     {
-        var replayedThrough = Volatile.Read(ref _replayedThrough);
-        var now = DateTime.UtcNow;
-        ReadOnlyMemory<byte> bytes;
-        byte[]? rented = null;
-        if (merged is null && batch.Count == 1 && IsLive(batch[0], replayedThrough))
-        {
-            Written(batch[0], now);
-            bytes = batch[0].Chunk;
-        }
-        else
-        {
-            (bytes, rented) = GatherChunk(batch, merged, replayedThrough, now);
-        }
-
+        var (bytes, rented) = GatherChunk(batch, merged, Volatile.Read(ref _replayedThrough), DateTime.UtcNow);
         batch.Clear();
         if (bytes.IsEmpty)
         {
@@ -98,7 +85,7 @@ internal sealed partial class SseConnection
         }
     }
 
-    private async Task AwaitSendAsync(ValueTask<bool> send, byte[]? rented, List<SseFrame> batch)
+    private async Task AwaitSendAsync(ValueTask<bool> send, byte[]? rented, List<SseFrame>? batch)
     {
         var ended = await send.ConfigureAwait(false);
         Return(rented);

@@ -78,6 +78,9 @@ internal sealed partial class SseConnection
     /// <summary>The connection id, unique within the cluster.</summary>
     public string Id { get; }
 
+    /// <summary>The position of the writer shard that writes this connection.</summary>
+    public int ShardIndex => _shard.Index;
+
     /// <summary>The tenant whose events the connection receives.</summary>
     public string Tenant { get; }
 
@@ -142,21 +145,71 @@ internal sealed partial class SseConnection
                 return false;
             }
 
-            if (_pending.Count >= Capacity)
-            {
-                CoalesceLocked();
-            }
-
-            _pending.Add(frame);
-            if (_state != State.Idle)
+            if (!QueueLocked(frame))
             {
                 return true;
             }
-
-            _state = State.Queued;
         }
 
         _shard.Schedule(this);
+        return true;
+    }
+
+    /// <summary>
+    /// Called by the connection's own shard with an event: written at once when <paramref name="writeNow"/> and
+    /// nothing is pending or in flight (the usual case between events: one lock, one send, no list), else queued like
+    /// <see cref="TryEnqueue"/>. Frames after the stream closed or began to finish are dropped.
+    /// </summary>
+    internal void Deliver(SseFrame frame, bool writeNow)
+    {
+        bool queued;
+        lock (_gate)
+        {
+            if (_state == State.Closed || _finishing)
+            {
+                return;
+            }
+
+            queued = !writeNow || _state != State.Idle;
+            if (queued && !QueueLocked(frame))
+            {
+                // Pending behind a write in flight, or already handed to the shard.
+                return;
+            }
+
+            if (!queued)
+            {
+                // Idle means nothing is pending and no merged invalidation waits: this frame is all there is to write.
+                _state = State.Writing;
+            }
+        }
+
+        if (queued)
+        {
+            _shard.Schedule(this);
+        }
+        else
+        {
+            WriteOne(frame, batch: null);
+        }
+    }
+
+    /// <summary>Adds <paramref name="frame"/> to what is pending (coalescing at capacity).</summary>
+    /// <returns>True when the connection was idle and now has to be handed to its shard.</returns>
+    private bool QueueLocked(SseFrame frame)
+    {
+        if (_pending.Count >= Capacity)
+        {
+            CoalesceLocked();
+        }
+
+        _pending.Add(frame);
+        if (_state != State.Idle)
+        {
+            return false;
+        }
+
+        _state = State.Queued;
         return true;
     }
 
@@ -251,6 +304,15 @@ internal sealed partial class SseConnection
             _merged = null;
         }
 
+        if (merged is null && batch.Count == 1)
+        {
+            // The usual case when a write was in flight as one event arrived: one frame.
+            var frame = batch[0];
+            batch.Clear();
+            WriteOne(frame, batch);
+            return;
+        }
+
         if (_socketWriter is { } socketWriter)
         {
             WriteToSocket(socketWriter, batch, merged);
@@ -260,53 +322,41 @@ internal sealed partial class SseConnection
         ValueTask<FlushResult> flush;
         try
         {
+            // Everything that piled up leaves as one chunk and one flush: copied into one buffer of the output when it
+            // fits in one (one Kestrel call instead of one per frame), else frame by frame.
             var output = _output!;
             var replayedThrough = Volatile.Read(ref _replayedThrough);
             var now = DateTime.UtcNow;
-            if (merged is null && batch.Count == 1 && IsLive(batch[0], replayedThrough))
+            var total = merged?.Bytes.Length ?? 0;
+            foreach (var frame in batch)
             {
-                // The usual case between events: one frame. Kestrel writes it as one chunk and flushes it in one call
-                // (one lock and one chunk header, no staging of the chunk's size).
-                var frame = batch[0];
-                Written(frame, now);
-                batch.Clear();
-                flush = output.WriteAsync(frame.Bytes, _aborted);
+                total += IsLive(frame, replayedThrough) ? frame.Bytes.Length : 0;
             }
-            else
+
+            var span = output.GetSpan(total);
+            var copy = span.Length >= total;
+            var used = 0;
+            if (merged is not null)
             {
-                // Everything that piled up leaves as one chunk and one flush: copied into one buffer of the output
-                // when it fits in one (one Kestrel call instead of one per frame), else frame by frame.
-                var total = merged?.Bytes.Length ?? 0;
-                foreach (var frame in batch)
-                {
-                    total += IsLive(frame, replayedThrough) ? frame.Bytes.Length : 0;
-                }
-
-                var span = output.GetSpan(total);
-                var copy = span.Length >= total;
-                var used = 0;
-                if (merged is not null)
-                {
-                    Put(output, copy, span, ref used, merged.Bytes.Span);
-                }
-
-                foreach (var frame in batch)
-                {
-                    if (IsLive(frame, replayedThrough))
-                    {
-                        Put(output, copy, span, ref used, frame.Bytes.Span);
-                        Written(frame, now);
-                    }
-                }
-
-                if (copy)
-                {
-                    output.Advance(used);
-                }
-
-                batch.Clear();
-                flush = output.FlushAsync(_aborted);
+                Put(output, copy, span, ref used, merged.Bytes.Span);
             }
+
+            foreach (var frame in batch)
+            {
+                if (IsLive(frame, replayedThrough))
+                {
+                    Put(output, copy, span, ref used, frame.Bytes.Span);
+                    Written(frame, now);
+                }
+            }
+
+            if (copy)
+            {
+                output.Advance(used);
+            }
+
+            batch.Clear();
+            flush = output.FlushAsync(_aborted);
         }
         catch (Exception)
         {
@@ -316,6 +366,56 @@ internal sealed partial class SseConnection
             return;
         }
 
+        Flushed(flush, batch);
+    }
+
+    /// <summary>
+    /// Writes the single frame <paramref name="frame"/> (skipped when the replay covered it) and then ends the write
+    /// (<paramref name="batch"/>, emptied, becomes the spare list when given).
+    /// </summary>
+    private void WriteOne(SseFrame frame, List<SseFrame>? batch)
+    {
+        if (!IsLive(frame, Volatile.Read(ref _replayedThrough)))
+        {
+            AfterFlush(ended: false, batch);
+            return;
+        }
+
+        Written(frame, DateTime.UtcNow);
+        if (_socketWriter is { } socketWriter)
+        {
+            // A frame carries its own chunk: the send is the whole write.
+            var send = socketWriter.SendAsync(frame.Chunk);
+            if (send.IsCompletedSuccessfully)
+            {
+                AfterFlush(send.Result, batch);
+            }
+            else
+            {
+                _ = AwaitSendAsync(send, rented: null, batch);
+            }
+
+            return;
+        }
+
+        ValueTask<FlushResult> flush;
+        try
+        {
+            // Kestrel writes it as one chunk and flushes it in one call (one lock and one chunk header, no staging of
+            // the chunk's size).
+            flush = _output!.WriteAsync(frame.Bytes, _aborted);
+        }
+        catch (Exception)
+        {
+            AfterFlush(ended: true, batch);
+            return;
+        }
+
+        Flushed(flush, batch);
+    }
+
+    private void Flushed(ValueTask<FlushResult> flush, List<SseFrame>? batch)
+    {
         if (flush.IsCompletedSuccessfully)
         {
             var result = flush.Result;
@@ -356,7 +456,7 @@ internal sealed partial class SseConnection
         }
     }
 
-    private async Task AwaitFlushAsync(ValueTask<FlushResult> flush, List<SseFrame> batch)
+    private async Task AwaitFlushAsync(ValueTask<FlushResult> flush, List<SseFrame>? batch)
     {
         bool ended;
         try

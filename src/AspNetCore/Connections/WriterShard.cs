@@ -3,22 +3,26 @@ using System.Collections.Concurrent;
 namespace CountCachula.AspNetCore.Connections;
 
 /// <summary>
-/// Writes for a share of the process's connections. A connection with something new to send is queued here once (not
-/// once per frame); a single thread-pool work item then writes every queued connection in turn, so an event that
-/// reaches 5,000 connections costs a few work items rather than 5,000 task wake-ups. One shard per core lets the cores
-/// write in parallel while each connection is only ever written by its own shard.
+/// Writes for a share of the process's connections. An event reaches a shard as one <see cref="EventDelivery"/> (the
+/// frame and the shard's connections that want it); the shard's single thread-pool work item offers it to each of them
+/// and, when nothing else is waiting, writes it at once. The dispatching thread never touches a connection, so under a
+/// fan-out to thousands of connections each connection's state is only ever in the cache of the core that writes it.
+/// One shard per core lets the cores write in parallel while each connection is only ever written by its own shard.
 /// </summary>
 /// <remarks>
-/// An event's fan-out makes thousands of connections ready from one thread in a burst. Inside
-/// <see cref="CollectFanOut"/> that thread hands them over <see cref="ChunkSize"/> at a time instead of one by one: the
-/// shard's queue is touched once per chunk by each side rather than once per connection, so the dispatching core and
-/// the writing cores do not pass the queue's cache lines back and forth for every delivery. Every shard gets its first
-/// chunk after a few connections, so all of them start writing while the dispatcher is still going.
+/// When events arrive faster than a shard writes, the shard only queues each later event on its connections (which
+/// then wait in the shard's queue, once each), so a connection's backlog leaves in one write, and a slow client's is
+/// coalesced at its capacity. The shard's own queue of events is bounded by <see cref="MaxQueuedEvents"/>: past it,
+/// the dispatching thread waits for room, which holds back the stream that feeds it rather than growing memory.
+/// Heartbeats and rescheduled connections still arrive one connection at a time (or a heartbeat's chunk of them).
 /// </remarks>
 internal sealed class WriterShard : IThreadPoolWorkItem
 {
     /// <summary>How many ready connections of one shard a fan-out gathers before handing them over.</summary>
     internal const int ChunkSize = 32;
+
+    /// <summary>How many events may wait in one shard's queue before the dispatching thread waits for room.</summary>
+    internal const int MaxQueuedEvents = 1024;
 
     private static readonly WriterShard[] s_shards = [.. Enumerable.Range(0, Math.Max(1, Environment.ProcessorCount)).Select(i => new WriterShard(i))];
 
@@ -33,8 +37,22 @@ internal sealed class WriterShard : IThreadPoolWorkItem
     private readonly ConcurrentQueue<SseConnection[]> _freeChunks = new();
     private readonly int _index;
     private int _running;
+    private int _queuedEvents;
+    private int _waitingProducers;
 
     private WriterShard(int index) => _index = index;
+
+    /// <summary>How many shards there are (one per core).</summary>
+    public static int Count => s_shards.Length;
+
+    /// <summary>This shard's position, from 0 to <see cref="Count"/> - 1.</summary>
+    public int Index => _index;
+
+    /// <summary>How many producers are waiting for room in this shard's queue right now.</summary>
+    internal int WaitingProducers => Volatile.Read(ref _waitingProducers);
+
+    /// <summary>The shard at <paramref name="index"/>.</summary>
+    public static WriterShard At(int index) => s_shards[index];
 
     /// <summary>The shard that writes the connection with id <paramref name="connectionId"/>.</summary>
     public static WriterShard For(string connectionId) =>
@@ -69,6 +87,34 @@ internal sealed class WriterShard : IThreadPoolWorkItem
         Start();
     }
 
+    /// <summary>
+    /// Queues an event for this shard's connections. Waits while <see cref="MaxQueuedEvents"/> are already queued, so a
+    /// shard that cannot keep up holds back its producer instead of holding an ever longer queue.
+    /// </summary>
+    public void Deliver(EventDelivery delivery)
+    {
+        if (Interlocked.Increment(ref _queuedEvents) > MaxQueuedEvents)
+        {
+            WaitForRoom();
+        }
+
+        _ready.Enqueue(delivery);
+        Start();
+    }
+
+    private void WaitForRoom()
+    {
+        // Only under sustained overload. The shard is running (its queue is full), so room comes as it works through it.
+        Interlocked.Increment(ref _waitingProducers);
+        var spin = new SpinWait();
+        while (Volatile.Read(ref _queuedEvents) > MaxQueuedEvents)
+        {
+            spin.SpinOnce(sleep1Threshold: 20);
+        }
+
+        Interlocked.Decrement(ref _waitingProducers);
+    }
+
     /// <summary>Queues a chunk of connections: filled from the start, the rest of it null.</summary>
     private void ScheduleChunk(SseConnection[] chunk)
     {
@@ -100,6 +146,16 @@ internal sealed class WriterShard : IThreadPoolWorkItem
                 if (item is SseConnection connection)
                 {
                     connection.WriteQueued();
+                    continue;
+                }
+
+                if (item is EventDelivery delivery)
+                {
+                    Interlocked.Decrement(ref _queuedEvents);
+
+                    // Nothing else waiting: write the event to each connection now. Otherwise only queue it on them,
+                    // so that what the next events add leaves with it in one write.
+                    delivery.Run(writeNow: _ready.IsEmpty);
                     continue;
                 }
 

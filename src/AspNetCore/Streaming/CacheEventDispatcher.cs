@@ -31,8 +31,8 @@ internal sealed class CacheEventDispatcher(
         outputCache.BeforeDispatch(cacheEvent);
         var tenant = cacheEvent.Tenant;
         metrics.EventReceived(cacheEvent.Kind);
-        var connections = registry.Snapshot(tenant);
-        if (connections.Length == 0)
+        var snapshot = registry.Shards(tenant);
+        if (snapshot.All.Length == 0)
         {
             return 0;
         }
@@ -40,29 +40,34 @@ internal sealed class CacheEventDispatcher(
         var index = registry.Index(tenant);
         var address = cacheEvent.AddressTags;
         var frames = new FrameCache(cacheEvent, cacheEvent.Hops is { } hops ? new HopTimeline(cacheEvent.PublishedAtUtc, hops, DateTime.UtcNow.Ticks, metrics) : null);
-        var delivered = 0;
-
-        // The connections made ready here reach their writer shards in chunks, and every shard starts after its first.
-        using (WriterShard.CollectFanOut())
+        int delivered;
+        if (address is null || index.EveryoneWantsAll)
         {
-            if (address is null || index.EveryoneWantsAll)
+            // Everyone gets the whole event: one frame per format, the same bytes for all, and each shard is handed the
+            // event once for all its connections (this thread touches none of them).
+            for (var shard = 0; shard < snapshot.ByShard.Length; shard++)
             {
-                // Everyone gets the whole event: one frame per format, the same bytes for all.
-                foreach (var connection in connections)
+                if (snapshot.ByShard[shard].Length > 0)
                 {
-                    delivered += connection.TryEnqueue(frames.Whole(connection.Format)) ? 1 : 0;
+                    WriterShard.At(shard).Deliver(new WholeEventDelivery(snapshot.ByShard[shard], frames));
                 }
             }
-            else
+
+            delivered = snapshot.All.Length;
+        }
+        else
+        {
+            var perShard = new PerShardFrames();
+            foreach (var (connection, positions) in index.Match(address, snapshot.All))
             {
-                foreach (var (connection, positions) in index.Match(address, connections))
-                {
-                    var frame = cacheEvent.Kind == CacheEventKind.Invalidate && positions.Count < address.Count
-                        ? frames.Subset(connection.Format, positions)
-                        : frames.Whole(connection.Format);
-                    delivered += connection.TryEnqueue(frame) ? 1 : 0;
-                }
+                var frame = cacheEvent.Kind == CacheEventKind.Invalidate && positions.Count < address.Count
+                    ? frames.Subset(connection.Format, positions)
+                    : frames.Whole(connection.Format);
+                perShard.Add(connection, frame);
             }
+
+            perShard.Hand();
+            delivered = perShard.Count;
         }
 
         metrics.Delivered(delivered);
@@ -70,16 +75,19 @@ internal sealed class CacheEventDispatcher(
         return delivered;
     }
 
-    /// <summary>The frames of one event, made on first use.</summary>
-    private sealed class FrameCache(CacheEvent cacheEvent, HopTimeline? timeline)
+    /// <summary>
+    /// The frames of one event, made on first use: the whole event's by the writer shards (possibly two at once; the
+    /// first one made is kept), the subsets by the dispatching thread.
+    /// </summary>
+    private sealed class FrameCache(CacheEvent cacheEvent, HopTimeline? timeline) : IWholeFrames
     {
         private SseFrame? _default;
         private SseFrame? _json;
         private Dictionary<(SseFormat, string), SseFrame>? _subsets;
 
         public SseFrame Whole(SseFormat format) => format == SseFormat.Json
-            ? _json ??= Timed(SseFrame.From(cacheEvent, cacheEvent.Items, SseFormat.Json))
-            : _default ??= Timed(SseFrame.From(cacheEvent, cacheEvent.Items, SseFormat.Default));
+            ? Volatile.Read(ref _json) ?? Make(ref _json, SseFormat.Json)
+            : Volatile.Read(ref _default) ?? Make(ref _default, SseFormat.Default);
 
         public SseFrame Subset(SseFormat format, List<int> positions)
         {
@@ -91,6 +99,12 @@ internal sealed class CacheEventDispatcher(
             }
 
             return frame;
+        }
+
+        private SseFrame Make(ref SseFrame? slot, SseFormat format)
+        {
+            var frame = Timed(SseFrame.From(cacheEvent, cacheEvent.Items, format));
+            return Interlocked.CompareExchange(ref slot, frame, null) ?? frame;
         }
 
         private SseFrame Timed(SseFrame frame)

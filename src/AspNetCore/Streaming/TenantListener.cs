@@ -1,3 +1,4 @@
+using CountCachula.AspNetCore.Connections;
 using CountCachula.Grains;
 using CountCachula.AspNetCore.Interests;
 using Orleans.Streams;
@@ -308,12 +309,15 @@ internal sealed partial class TenantListener(string tenant, ListenerServices ser
             // The history cannot say what happened: nothing may be silently lost, so every local page starts over.
             services.Metrics.Replayed(complete: false);
             LogReset(services.Logger, tenant);
+            // Through the writer shards like events, so that it reaches each page after every event dispatched before.
+            var frames = new PerShardFrames();
             foreach (var connection in services.Registry.Snapshot(tenant))
             {
-                connection.TryEnqueue(s_reset);
-                connection.TryEnqueue(SseFrame.Invalidation(["*"], connection.Format, replay.Through));
+                frames.Add(connection, s_reset);
+                frames.Add(connection, SseFrame.Invalidation(["*"], connection.Format, replay.Through));
             }
 
+            frames.Hand();
             return;
         }
 

@@ -1,0 +1,77 @@
+using CountCachula.AspNetCore.Streaming;
+
+namespace CountCachula.AspNetCore.Connections;
+
+/// <summary>
+/// One event for the connections of one <see cref="WriterShard"/>, handed over whole: the shard, not the dispatching
+/// thread, offers it to each connection.
+/// </summary>
+internal abstract class EventDelivery
+{
+    /// <summary>
+    /// Offers the event to each connection, in order: written at once to an idle connection when
+    /// <paramref name="writeNow"/>, else queued on it (see <see cref="SseConnection.Deliver"/>).
+    /// </summary>
+    public abstract void Run(bool writeNow);
+}
+
+/// <summary>The frames of one event, one per wire format, shared by every connection that gets it whole.</summary>
+internal interface IWholeFrames
+{
+    /// <summary>The event's frame in <paramref name="format"/>; safe to ask from several threads at once.</summary>
+    SseFrame Whole(SseFormat format);
+}
+
+/// <summary>An event every connection of a shard gets whole.</summary>
+internal sealed class WholeEventDelivery(SseConnection[] connections, IWholeFrames frames) : EventDelivery
+{
+    /// <inheritdoc />
+    public override void Run(bool writeNow)
+    {
+        foreach (var connection in connections)
+        {
+            connection.Deliver(frames.Whole(connection.Format), writeNow);
+        }
+    }
+}
+
+/// <summary>A frame of its own for each connection (the tags that matched its interests), in the order added.</summary>
+internal sealed class FramePerConnectionDelivery(List<(SseConnection Connection, SseFrame Frame)> frames) : EventDelivery
+{
+    /// <inheritdoc />
+    public override void Run(bool writeNow)
+    {
+        foreach (var (connection, frame) in frames)
+        {
+            connection.Deliver(frame, writeNow);
+        }
+    }
+}
+
+/// <summary>Gathers frames for connections per writer shard, then hands each shard its share as one delivery.</summary>
+internal sealed class PerShardFrames
+{
+    private readonly List<(SseConnection Connection, SseFrame Frame)>?[] _byShard = new List<(SseConnection, SseFrame)>?[WriterShard.Count];
+
+    /// <summary>How many frames were added.</summary>
+    public int Count { get; private set; }
+
+    /// <summary>Adds <paramref name="frame"/> for <paramref name="connection"/>, after anything added for it before.</summary>
+    public void Add(SseConnection connection, SseFrame frame)
+    {
+        (_byShard[connection.ShardIndex] ??= []).Add((connection, frame));
+        Count++;
+    }
+
+    /// <summary>Hands every shard its share.</summary>
+    public void Hand()
+    {
+        for (var i = 0; i < _byShard.Length; i++)
+        {
+            if (_byShard[i] is { } frames)
+            {
+                WriterShard.At(i).Deliver(new FramePerConnectionDelivery(frames));
+            }
+        }
+    }
+}
