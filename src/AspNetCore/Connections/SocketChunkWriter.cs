@@ -16,11 +16,9 @@ namespace CountCachula.AspNetCore.Connections;
 /// </remarks>
 internal sealed class SocketChunkWriter
 {
-    // Linux send(2) flags and errno values.
+    // Linux send(2) flags.
     private const int MsgDontWait = 0x40;
     private const int MsgNoSignal = 0x4000;
-    private const int EIntr = 4;
-    private const int EAgain = 11;
 
     // Cleared for good if the C library's send cannot be called here (another OS or C library): Socket.Send then.
     private static bool s_rawSend = OperatingSystem.IsLinux();
@@ -80,7 +78,10 @@ internal sealed class SocketChunkWriter
         return SendQueuedAsync(bytes);
     }
 
-    /// <summary>One non-blocking send: how many bytes the socket took (0 when its buffer is full), or -1 when it failed.</summary>
+    /// <summary>
+    /// One non-blocking send: how many bytes the socket took (0 when it took none: its buffer is full, or the send failed
+    /// and the queued send will say so), or -1 when the socket is already closed.
+    /// </summary>
     private int TrySend(ReadOnlySpan<byte> bytes)
     {
         if (s_rawSend)
@@ -92,20 +93,11 @@ internal sealed class SocketChunkWriter
             {
                 _handle.DangerousAddRef(ref added);
                 var fd = (int)_handle.DangerousGetHandle();
-                while (true)
-                {
-                    var sent = Send(fd, ref System.Runtime.InteropServices.MemoryMarshal.GetReference(bytes), bytes.Length, MsgDontWait | MsgNoSignal);
-                    if (sent >= 0)
-                    {
-                        return (int)sent;
-                    }
+                var sent = Send(fd, ref System.Runtime.InteropServices.MemoryMarshal.GetReference(bytes), bytes.Length, MsgDontWait | MsgNoSignal);
 
-                    var errno = System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
-                    if (errno != EIntr)
-                    {
-                        return errno == EAgain ? 0 : -1;
-                    }
-                }
+                // A failed send (a full buffer, or a real error) is not told apart here: reading errno would cost two
+                // runtime calls on every send. The socket's asynchronous send that follows a partial one finds out.
+                return sent >= 0 ? (int)sent : 0;
             }
             catch (ObjectDisposedException)
             {
@@ -135,7 +127,7 @@ internal sealed class SocketChunkWriter
         }
     }
 
-    [System.Runtime.InteropServices.DllImport("libc.so.6", EntryPoint = "send", SetLastError = true)]
+    [System.Runtime.InteropServices.DllImport("libc.so.6", EntryPoint = "send")]
     private static extern nint Send(int fd, ref byte buffer, nint length, int flags);
 
     private async ValueTask<bool> SendQueuedAsync(ReadOnlyMemory<byte> bytes)
