@@ -22,9 +22,10 @@ internal sealed partial class SseConnection
     /// <summary>How many distinct tags a slow client's merged invalidation holds before it becomes <c>*</c>.</summary>
     public const int CoalescedTagLimit = 1024;
 
-    // The connection's own monitor guards its state (lock (_gate) with _gate = this): a separate lock object would be
-    // one more cache line to fetch per delivery when an event fans out to thousands of connections.
-    private readonly object _gate;
+    // Guards the connection's state. A Lock rather than the connection's own monitor: entering a monitor is a call into
+    // the runtime, a Lock's uncontended enter and exit are a compare-exchange each, inline (measured: the monitor's
+    // enter was 1-2 % of the hub's CPU in an event's fan-out).
+    private readonly Lock _gate = new();
     private readonly WriterShard _shard;
     private readonly TaskCompletionSource _finished = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly CountCachulaMetrics? _metrics;
@@ -50,7 +51,6 @@ internal sealed partial class SseConnection
     public SseConnection(string id, string tenant, int capacity, SseFormat format = SseFormat.Default, IEnumerable<Interest>? interests = null, CountCachulaMetrics? metrics = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(capacity, 1);
-        _gate = this;
         _metrics = metrics;
         _shard = WriterShard.For(id);
         Id = id;
