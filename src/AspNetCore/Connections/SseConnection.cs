@@ -30,6 +30,9 @@ internal sealed partial class SseConnection
     private readonly TaskCompletionSource _finished = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly CountCachulaMetrics? _metrics;
     private List<SseFrame> _pending = [];
+
+    // Mirrors _pending.Count > 0, so that ending a write reads only this object (one cache line fewer per delivery).
+    private bool _anyPending;
     private List<SseFrame>? _spare = [];
     private MergedInvalidation? _merged;
     private State _state = State.Writing;
@@ -204,6 +207,7 @@ internal sealed partial class SseConnection
         }
 
         _pending.Add(frame);
+        _anyPending = true;
         if (_state != State.Idle)
         {
             return false;
@@ -228,6 +232,7 @@ internal sealed partial class SseConnection
 
             _finishing = true;
             _pending.Add(last);
+            _anyPending = true;
             if (_state != State.Idle)
             {
                 return;
@@ -299,6 +304,7 @@ internal sealed partial class SseConnection
             _state = State.Writing;
             batch = _pending;
             _pending = _spare ?? [];
+            _anyPending = false;
             _spare = null;
             merged = _merged?.ToFrame(Format);
             _merged = null;
@@ -482,13 +488,13 @@ internal sealed partial class SseConnection
                 _spare = batch;
             }
 
-            if (ended || _closeRequested || (_finishing && _pending.Count == 0))
+            if (ended || _closeRequested || (_finishing && !_anyPending))
             {
                 CloseLocked();
                 return;
             }
 
-            if (_pending.Count > 0 || _merged is not null)
+            if (_anyPending || _merged is not null)
             {
                 _state = State.Queued;
                 schedule = true;
@@ -522,6 +528,7 @@ internal sealed partial class SseConnection
     {
         _state = State.Closed;
         _pending.Clear();
+        _anyPending = false;
         _merged = null;
         _finished.TrySetResult();
     }
@@ -546,6 +553,7 @@ internal sealed partial class SseConnection
         }
 
         _pending.Clear();
+        _anyPending = false;
         _coalescings++;
         _dropped += dropped;
         _metrics?.Coalesced(dropped);
