@@ -54,6 +54,9 @@ internal sealed class SocketChunkWriter
     /// </summary>
     public bool Broken { get; private set; }
 
+    /// <summary>Reads this writer's and its socket handle's state into the cache; the result means nothing.</summary>
+    public bool Warm() => _behindKestrel ^ _handle.IsClosed;
+
     /// <summary>Sends <paramref name="bytes"/> (one or more whole chunks).</summary>
     /// <returns>True when the stream cannot be written any more (the client is gone or the request was aborted).</returns>
     public ValueTask<bool> SendAsync(ReadOnlyMemory<byte> bytes)

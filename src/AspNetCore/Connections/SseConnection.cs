@@ -197,6 +197,12 @@ internal sealed partial class SseConnection
         }
     }
 
+    /// <summary>
+    /// Reads what the next write touches (this object, its lock, the socket writer and the socket's handle), to bring
+    /// them into the cache ahead of <see cref="Deliver"/>; the result means nothing.
+    /// </summary>
+    internal bool Warm() => _state == State.Idle ^ _gate.IsHeldByCurrentThread ^ (_socketWriter?.Warm() ?? false);
+
     /// <summary>Adds <paramref name="frame"/> to what is pending (coalescing at capacity).</summary>
     /// <returns>True when the connection was idle and now has to be handed to its shard.</returns>
     private bool QueueLocked(SseFrame frame)
