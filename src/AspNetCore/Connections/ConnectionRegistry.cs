@@ -191,6 +191,18 @@ internal sealed class ConnectionSnapshot
     /// <summary>The connections written by each shard, indexed by <see cref="WriterShard.Index"/>.</summary>
     public SseConnection[][] ByShard { get; }
 
+    /// <summary>Hands every writer shard that has connections here the frame in <paramref name="frames"/> for all of them.</summary>
+    public void DeliverToAll(IWholeFrames frames)
+    {
+        for (var shard = 0; shard < ByShard.Length; shard++)
+        {
+            if (ByShard[shard].Length > 0)
+            {
+                WriterShard.At(shard).Deliver(new WholeEventDelivery(ByShard[shard], frames));
+            }
+        }
+    }
+
     /// <summary>This snapshot plus <paramref name="connection"/>.</summary>
     public ConnectionSnapshot With(SseConnection connection)
     {

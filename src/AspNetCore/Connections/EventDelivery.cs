@@ -22,6 +22,13 @@ internal interface IWholeFrames
     SseFrame Whole(SseFormat format);
 }
 
+/// <summary>One frame for every format (a heartbeat).</summary>
+internal sealed class SameFrame(SseFrame frame) : IWholeFrames
+{
+    /// <inheritdoc />
+    public SseFrame Whole(SseFormat format) => frame;
+}
+
 /// <summary>An event every connection of a shard gets whole.</summary>
 internal sealed class WholeEventDelivery(SseConnection[] connections, IWholeFrames frames) : EventDelivery
 {

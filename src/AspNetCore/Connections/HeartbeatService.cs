@@ -10,6 +10,8 @@ namespace CountCachula.AspNetCore.Connections;
 /// </summary>
 internal sealed class HeartbeatService(ConnectionRegistry registry, IOptions<CountCachulaOptions> options) : BackgroundService
 {
+    private static readonly SameFrame s_heartbeat = new(SseFrame.Heartbeat);
+
     /// <inheritdoc />
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -18,16 +20,10 @@ internal sealed class HeartbeatService(ConnectionRegistry registry, IOptions<Cou
         {
             while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
             {
-                // Every open stream at once: handed to the writer shards in chunks, like an event's fan-out.
-                using (WriterShard.CollectFanOut())
+                // Every open stream at once, handed to the writer shards like an event's fan-out.
+                foreach (var tenant in registry.Tenants)
                 {
-                    foreach (var tenant in registry.Tenants)
-                    {
-                        foreach (var connection in registry.Snapshot(tenant))
-                        {
-                            connection.TryEnqueue(SseFrame.Heartbeat);
-                        }
-                    }
+                    registry.Shards(tenant).DeliverToAll(s_heartbeat);
                 }
             }
         }

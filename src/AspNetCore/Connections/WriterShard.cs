@@ -14,27 +14,21 @@ namespace CountCachula.AspNetCore.Connections;
 /// then wait in the shard's queue, once each), so a connection's backlog leaves in one write, and a slow client's is
 /// coalesced at its capacity. The shard's own queue of events is bounded by <see cref="MaxQueuedEvents"/>: past it,
 /// the dispatching thread waits for room, which holds back the stream that feeds it rather than growing memory.
-/// Heartbeats and rescheduled connections still arrive one connection at a time (or a heartbeat's chunk of them).
+/// Heartbeats arrive the same way as events; a connection rescheduled after a write arrives on its own.
 /// </remarks>
 internal sealed class WriterShard : IThreadPoolWorkItem
 {
-    /// <summary>How many ready connections of one shard a fan-out gathers before handing them over.</summary>
-    internal const int ChunkSize = 32;
-
     /// <summary>How many events may wait in one shard's queue before the dispatching thread waits for room.</summary>
     internal const int MaxQueuedEvents = 1024;
 
     private static readonly WriterShard[] s_shards = [.. Enumerable.Range(0, Math.Max(1, Environment.ProcessorCount)).Select(i => new WriterShard(i))];
 
-    [ThreadStatic]
-    private static FanOut? t_fanOut;
-
     /// <summary>
-    /// Connections to write, one at a time (an <see cref="SseConnection"/>) or a fan-out's chunk of them (an array):
-    /// one queue, so that under load those rescheduled after a write and those made ready by new events take turns.
+    /// What to do, in order: an <see cref="EventDelivery"/> to offer, or an <see cref="SseConnection"/> to write (one
+    /// that had something queued while it was idle, or frames arriving during its write). One queue, so that under load
+    /// the rescheduled connections and the new events take turns.
     /// </summary>
     private readonly ConcurrentQueue<object> _ready = new();
-    private readonly ConcurrentQueue<SseConnection[]> _freeChunks = new();
     private readonly int _index;
     private int _running;
     private int _queuedEvents;
@@ -58,31 +52,9 @@ internal sealed class WriterShard : IThreadPoolWorkItem
     public static WriterShard For(string connectionId) =>
         s_shards[(int)((uint)StringComparer.Ordinal.GetHashCode(connectionId) % (uint)s_shards.Length)];
 
-    /// <summary>
-    /// Until the returned scope is disposed, connections this thread makes ready are gathered per shard and handed over
-    /// in chunks; disposing hands over the rest. Nested calls share the outer scope.
-    /// </summary>
-    public static FanOutScope CollectFanOut()
-    {
-        if (t_fanOut is { Active: true })
-        {
-            return default;
-        }
-
-        var fanOut = t_fanOut ??= new FanOut(s_shards.Length);
-        fanOut.Active = true;
-        return new FanOutScope(fanOut);
-    }
-
     /// <summary>Queues <paramref name="connection"/> to be written, starting the shard's work item if it is not running.</summary>
     public void Schedule(SseConnection connection)
     {
-        if (t_fanOut is { Active: true } fanOut)
-        {
-            fanOut.Add(this, connection);
-            return;
-        }
-
         _ready.Enqueue(connection);
         Start();
     }
@@ -115,16 +87,6 @@ internal sealed class WriterShard : IThreadPoolWorkItem
         Interlocked.Decrement(ref _waitingProducers);
     }
 
-    /// <summary>Queues a chunk of connections: filled from the start, the rest of it null.</summary>
-    private void ScheduleChunk(SseConnection[] chunk)
-    {
-        _ready.Enqueue(chunk);
-        Start();
-    }
-
-    /// <summary>An empty chunk: one the shard finished with, or a new one.</summary>
-    private SseConnection[] RentChunk() => _freeChunks.TryDequeue(out var chunk) ? chunk : new SseConnection[ChunkSize];
-
     private void Start()
     {
         // A full fence on both sides: this compare-exchange after the enqueue, the reset in Execute before its emptiness
@@ -149,24 +111,12 @@ internal sealed class WriterShard : IThreadPoolWorkItem
                     continue;
                 }
 
-                if (item is EventDelivery delivery)
-                {
-                    Interlocked.Decrement(ref _queuedEvents);
+                var delivery = (EventDelivery)item;
+                Interlocked.Decrement(ref _queuedEvents);
 
-                    // Nothing else waiting: write the event to each connection now. Otherwise only queue it on them,
-                    // so that what the next events add leaves with it in one write.
-                    delivery.Run(writeNow: _ready.IsEmpty);
-                    continue;
-                }
-
-                var chunk = (SseConnection[])item;
-                for (var i = 0; i < chunk.Length && chunk[i] is { } member; i++)
-                {
-                    member.WriteQueued();
-                }
-
-                Array.Clear(chunk);
-                _freeChunks.Enqueue(chunk);
+                // Nothing else waiting: write the event to each connection now. Otherwise only queue it on them, so
+                // that what the next events add leaves with it in one write.
+                delivery.Run(writeNow: _ready.IsEmpty);
             }
 
             Interlocked.Exchange(ref _running, 0);
@@ -176,61 +126,6 @@ internal sealed class WriterShard : IThreadPoolWorkItem
             {
                 return;
             }
-        }
-    }
-
-    /// <summary>The ready connections one thread gathered, per shard, during a fan-out.</summary>
-    internal sealed class FanOut(int shards)
-    {
-        private readonly SseConnection[]?[] _chunks = new SseConnection[shards][];
-        private readonly int[] _counts = new int[shards];
-
-        public bool Active { get; set; }
-
-        public void Add(WriterShard shard, SseConnection connection)
-        {
-            var i = shard._index;
-            var chunk = _chunks[i] ??= shard.RentChunk();
-            chunk[_counts[i]++] = connection;
-            if (_counts[i] == chunk.Length)
-            {
-                Hand(shard, i);
-            }
-        }
-
-        public void HandAll()
-        {
-            for (var i = 0; i < _chunks.Length; i++)
-            {
-                if (_chunks[i] is not null)
-                {
-                    Hand(s_shards[i], i);
-                }
-            }
-        }
-
-        private void Hand(WriterShard shard, int i)
-        {
-            var chunk = _chunks[i]!;
-            _chunks[i] = null;
-            _counts[i] = 0;
-            shard.ScheduleChunk(chunk);
-        }
-    }
-
-    /// <summary>Ends a <see cref="CollectFanOut"/>: hands over what was gathered.</summary>
-    internal readonly struct FanOutScope(FanOut? fanOut) : IDisposable
-    {
-        /// <inheritdoc />
-        public void Dispose()
-        {
-            if (fanOut is null)
-            {
-                return;
-            }
-
-            fanOut.Active = false;
-            fanOut.HandAll();
         }
     }
 }

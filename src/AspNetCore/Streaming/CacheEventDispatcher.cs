@@ -45,13 +45,7 @@ internal sealed class CacheEventDispatcher(
         {
             // Everyone gets the whole event: one frame per format, the same bytes for all, and each shard is handed the
             // event once for all its connections (this thread touches none of them).
-            for (var shard = 0; shard < snapshot.ByShard.Length; shard++)
-            {
-                if (snapshot.ByShard[shard].Length > 0)
-                {
-                    WriterShard.At(shard).Deliver(new WholeEventDelivery(snapshot.ByShard[shard], frames));
-                }
-            }
+            snapshot.DeliverToAll(frames);
 
             delivered = snapshot.All.Length;
         }
