@@ -32,29 +32,17 @@ internal sealed class SameFrame(SseFrame frame) : IWholeFrames
 /// <summary>An event every connection of a shard gets whole.</summary>
 internal sealed class WholeEventDelivery(SseConnection[] connections, IWholeFrames frames) : EventDelivery
 {
-    private bool _warm;
-
-    /// <summary>What the reads ahead of each write added up to (meaningless; it keeps them from being optimized away).</summary>
-    internal bool Warmed => _warm;
-
     /// <inheritdoc />
     public override void Run(bool writeNow)
     {
-        // While one connection's send runs in the kernel, the next connection's objects are read, so that they are in
-        // the cache by the time it is written (thousands of connections do not fit; each would otherwise be a miss).
-        var warm = false;
+        // The next connections' objects start loading while this one's send runs in the kernel: thousands of connections
+        // do not fit in the cache, and each would otherwise stall the writer on its way in.
         for (var i = 0; i < connections.Length; i++)
         {
-            if (i + 1 < connections.Length)
-            {
-                warm ^= connections[i + 1].Warm();
-            }
-
+            SseConnection.PrefetchAhead(connections, i + 1);
             var connection = connections[i];
             connection.Deliver(frames.Whole(connection.Format), writeNow);
         }
-
-        _warm = warm;
     }
 }
 

@@ -54,8 +54,15 @@ internal sealed class SocketChunkWriter
     /// </summary>
     public bool Broken { get; private set; }
 
-    /// <summary>Reads this writer's and its socket handle's state into the cache; the result means nothing.</summary>
-    public bool Warm() => _behindKestrel ^ _handle.IsClosed;
+    /// <summary>Starts loading this writer's fields (see <see cref="CacheLine"/>).</summary>
+    public void PrefetchSelf()
+    {
+        CacheLine.Prefetch(this);
+        CacheLine.Prefetch(ref _behindKestrel);
+    }
+
+    /// <summary>Starts loading the socket handle's state, which each send reads and counts on.</summary>
+    public void PrefetchHandle() => CacheLine.Prefetch(_handle);
 
     /// <summary>Sends <paramref name="bytes"/> (one or more whole chunks).</summary>
     /// <returns>True when the stream cannot be written any more (the client is gone or the request was aborted).</returns>
