@@ -221,7 +221,11 @@ internal sealed partial class SseConnection
     {
         if (frame.Sequence != 0)
         {
-            _metrics?.Written(frame.PublishedAtUtc, now);
+            if (_metrics is { } metrics)
+            {
+                WriteLatencyBatch.Written(metrics, frame.PublishedAtUtc, now);
+            }
+
             frame.Timeline?.Written(now);
         }
     }

@@ -29,6 +29,7 @@ internal sealed class WriterShard : IThreadPoolWorkItem
     /// the rescheduled connections and the new events take turns.
     /// </summary>
     private readonly ConcurrentQueue<object> _ready = new();
+    private readonly WriteLatencyBatch _latencies = new();
     private readonly int _index;
     private int _running;
     private int _queuedEvents;
@@ -101,6 +102,7 @@ internal sealed class WriterShard : IThreadPoolWorkItem
     /// <inheritdoc />
     public void Execute()
     {
+        _latencies.Open();
         while (true)
         {
             while (_ready.TryDequeue(out var item))
@@ -119,6 +121,8 @@ internal sealed class WriterShard : IThreadPoolWorkItem
                 delivery.Run(writeNow: _ready.IsEmpty);
             }
 
+            // Before the reset: once it is done another thread may run this shard, with the same batch.
+            _latencies.Close();
             Interlocked.Exchange(ref _running, 0);
 
             // A connection queued between the last TryDequeue and the reset above must not wait for the next one.
@@ -126,6 +130,8 @@ internal sealed class WriterShard : IThreadPoolWorkItem
             {
                 return;
             }
+
+            _latencies.Open();
         }
     }
 }

@@ -131,6 +131,8 @@ public sealed class CountCachulaMetrics
 
     internal void Written(DateTime publishedAtUtc, DateTime now) => _publishToWrite.Record((now - publishedAtUtc).TotalMilliseconds);
 
+    internal void Written(double milliseconds) => _publishToWrite.Record(milliseconds);
+
     internal void Hop(string hop, double milliseconds) => _hops.RecordHop(hop, milliseconds);
 
     internal void GapSkipped()
