@@ -39,11 +39,13 @@ internal sealed class WholeEventDelivery(SseConnection[] connections, IWholeFram
         // do not fit in the cache, and each would otherwise stall the writer on its way in.
         for (var i = 0; i < connections.Length; i++)
         {
-            SseConnection.PrefetchAhead(connections, i + 1);
+            SseConnection.PrefetchAhead(At(i + 3), At(i + 2), At(i + 1));
             var connection = connections[i];
             connection.Deliver(frames.Whole(connection.Format), writeNow);
         }
     }
+
+    private SseConnection? At(int index) => index < connections.Length ? connections[index] : null;
 }
 
 /// <summary>A frame of its own for each connection (the tags that matched its interests), in the order added.</summary>
@@ -52,11 +54,16 @@ internal sealed class FramePerConnectionDelivery(List<(SseConnection Connection,
     /// <inheritdoc />
     public override void Run(bool writeNow)
     {
-        foreach (var (connection, frame) in frames)
+        // As for a whole event: the next connections' objects load while this one's send runs.
+        for (var i = 0; i < frames.Count; i++)
         {
+            SseConnection.PrefetchAhead(At(i + 3), At(i + 2), At(i + 1));
+            var (connection, frame) = frames[i];
             connection.Deliver(frame, writeNow);
         }
     }
+
+    private SseConnection? At(int index) => index < frames.Count ? frames[index].Connection : null;
 }
 
 /// <summary>Gathers frames for connections per writer shard, then hands each shard its share as one delivery.</summary>

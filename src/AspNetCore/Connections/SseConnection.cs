@@ -196,29 +196,29 @@ internal sealed partial class SseConnection
     }
 
     /// <summary>
-    /// Starts loading, without waiting, what a write of this connection touches, in three steps a few connections
-    /// ahead of its write (see <see cref="PrefetchAhead"/>): first this object, then the objects it points to (its lock
-    /// and socket writer), then the socket's handle. Each step reads only what the step before brought in.
+    /// Starts loading, without waiting, what the next writes touch, in three steps a few connections ahead of each
+    /// write: first a connection's own object, then the objects it points to (its lock and socket writer), then its
+    /// socket's handle. Each step reads only what the step before (one write earlier) brought in. Called before each
+    /// write of a run over many connections, with the connections written third, second and first after it (null past
+    /// the end).
     /// </summary>
-    /// <param name="connections">The connections about to be written, in order.</param>
-    /// <param name="next">The position of the connection written next.</param>
-    internal static void PrefetchAhead(SseConnection[] connections, int next)
+    internal static void PrefetchAhead(SseConnection? third, SseConnection? second, SseConnection? next)
     {
-        // Each connection is tested for null only to spare the JIT's own null check, which would read the object (and
-        // wait for it) before the prefetch that is meant to load it.
-        if (next + 2 < connections.Length && connections[next + 2] is { } later)
+        // Tested for null here rather than by the JIT's own check, which would read the object (and wait for it)
+        // before the prefetch meant to load it.
+        if (third is not null)
         {
-            later.PrefetchSelf();
+            third.PrefetchSelf();
         }
 
-        if (next + 1 < connections.Length && connections[next + 1] is { } sooner)
+        if (second is not null)
         {
-            sooner.PrefetchReferents();
+            second.PrefetchReferents();
         }
 
-        if (next < connections.Length && connections[next] is { } upNext)
+        if (next is not null)
         {
-            upNext._socketWriter?.PrefetchHandle();
+            next._socketWriter?.PrefetchHandle();
         }
     }
 
