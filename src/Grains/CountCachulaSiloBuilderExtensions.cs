@@ -68,12 +68,12 @@ public static class CountCachulaSiloBuilderExtensions
 
         if (!HasStorage(builder.Services, "PubSubStore"))
         {
-            builder.AddMemoryGrainStorage("PubSubStore");
+            AddMemoryStorage(builder, "PubSubStore");
         }
 
         if (!HasStorage(builder.Services, CacheTopics.Storage))
         {
-            builder.AddMemoryGrainStorage(CacheTopics.Storage);
+            AddMemoryStorage(builder, CacheTopics.Storage);
         }
 
         if (!builder.Services.Any(s => s.ServiceType.FullName == "Orleans.IReminderTable"))
@@ -83,6 +83,15 @@ public static class CountCachulaSiloBuilderExtensions
 
         return builder;
     }
+
+    /// <summary>
+    /// In-memory storage whose states are copied with Orleans' own binary serializer. The default, JSON with type names,
+    /// buys nothing for bytes that never leave the process, and the history is written on every event: it was a tenth
+    /// of the hub's CPU at 100 events/s.
+    /// </summary>
+    private static void AddMemoryStorage(ISiloBuilder builder, string name) =>
+        builder.AddMemoryGrainStorage(name, (Microsoft.Extensions.Options.OptionsBuilder<MemoryGrainStorageOptions> storage) =>
+            storage.Configure<Orleans.Serialization.Serializer>((options, serializer) => options.GrainStorageSerializer = new Orleans.Storage.OrleansGrainStorageSerializer(serializer)));
 
     private static bool HasStorage(IServiceCollection services, string name) =>
         services.Any(s => s.IsKeyedService && Equals(s.ServiceKey, name) && s.ServiceType == typeof(Orleans.Storage.IGrainStorage));
