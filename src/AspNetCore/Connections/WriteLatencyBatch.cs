@@ -27,13 +27,14 @@ internal sealed class WriteLatencyBatch
     /// </summary>
     public static void Written(CountCachulaMetrics metrics, DateTime publishedAtUtc, DateTime nowUtc)
     {
+        var milliseconds = (nowUtc - publishedAtUtc).TotalMilliseconds;
         if (t_current is { } batch)
         {
-            batch.Add(metrics, (nowUtc - publishedAtUtc).TotalMilliseconds);
+            batch.Add(metrics, milliseconds);
         }
         else
         {
-            metrics.Written(publishedAtUtc, nowUtc);
+            metrics.Written(milliseconds);
         }
     }
 

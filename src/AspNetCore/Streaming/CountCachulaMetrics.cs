@@ -129,8 +129,6 @@ public sealed class CountCachulaMetrics
 
     internal void Replayed(bool complete) => _replays.Add(1, new KeyValuePair<string, object?>("outcome", complete ? "replayed" : "reset"));
 
-    internal void Written(DateTime publishedAtUtc, DateTime now) => _publishToWrite.Record((now - publishedAtUtc).TotalMilliseconds);
-
     internal void Written(double milliseconds) => _publishToWrite.Record(milliseconds);
 
     internal void Hop(string hop, double milliseconds) => _hops.RecordHop(hop, milliseconds);
