@@ -260,6 +260,7 @@ static async Task<RunResult> RunAsync(BenchOptions options, List<ServerProcess> 
     var before = await DiagnosticsAsync(http, urls);
     var hopsBefore = await HopFigures.ReadAsync(http, urls);
     var cpuBefore = servers.Aggregate(TimeSpan.Zero, (sum, s) => sum + s.CpuTime());
+    var clientCpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
     var wallBefore = Stopwatch.GetTimestamp();
     using var cutOff = new CancellationTokenSource();
     if (options.MaxSeconds > 0)
@@ -301,6 +302,7 @@ static async Task<RunResult> RunAsync(BenchOptions options, List<ServerProcess> 
 
     var wallAfter = Stopwatch.GetTimestamp();
     var cpuAfter = servers.Aggregate(TimeSpan.Zero, (sum, s) => sum + s.CpuTime());
+    var clientCpuAfter = Process.GetCurrentProcess().TotalProcessorTime;
     var rssEnd = servers.Sum(s => s.ResidentBytes());
     var after = await DiagnosticsAsync(http, urls);
     var hopsAfter = await HopFigures.ReadAsync(http, urls);
@@ -321,6 +323,7 @@ static async Task<RunResult> RunAsync(BenchOptions options, List<ServerProcess> 
         ? "server_rss=n/a server_cpu=n/a"
         : $"server_rss={Mb(rssEnd)}MB rss_connected={Mb(rssConnected)}MB bytes_per_conn={(rssConnected / Math.Max(1, options.Connections)).ToString(CultureInfo.InvariantCulture)} " +
           $"server_cpu={F((cpuAfter - cpuBefore).TotalSeconds / wallSeconds * 100)}%";
+    serverFigures += $" client_cpu={F((clientCpuAfter - clientCpuBefore).TotalSeconds / wallSeconds * 100)}%";
     var streamFigures = before is null || after is null
         ? ""
         : $" silos={silos} stream_messages={after.Value.Messages - before.Value.Messages} broadcast_design={(long)options.Events * silos} gaps={after.Value.Gaps - before.Value.Gaps} coalescings={after.Value.Coalescings - before.Value.Coalescings}";
