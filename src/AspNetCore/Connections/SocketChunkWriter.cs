@@ -12,10 +12,14 @@ namespace CountCachula.AspNetCore.Connections;
 /// <remarks>
 /// Only one write is ever in flight (the connection's state machine sees to that). The first write goes through the
 /// socket's asynchronous send queue, behind anything Kestrel may still be sending of the head; once that is through,
-/// every write first tries a non-blocking send and queues only what the socket did not take.
+/// every write first tries a non-blocking send and queues only what the socket did not take. That send is made by the
+/// writer shard's <see cref="SocketSendBatch"/> when there is one (see <see cref="BeginBatchedSend"/>), else here.
 /// </remarks>
 internal sealed class SocketChunkWriter
 {
+    /// <summary>What <see cref="BeginBatchedSend"/> answers when the socket is already closed.</summary>
+    public const int SocketClosed = -2;
+
     // Linux send(2) flags.
     private const int MsgDontWait = 0x40;
     private const int MsgNoSignal = 0x4000;
@@ -27,6 +31,7 @@ internal sealed class SocketChunkWriter
     private readonly MinDataRate? _minRate;
     private readonly CancellationToken _aborted;
     private readonly SafeSocketHandle _handle;
+    private readonly bool _batched;
     private bool _behindKestrel;
 
     /// <param name="socket">The connection's socket, after Kestrel sent the response head.</param>
@@ -35,9 +40,11 @@ internal sealed class SocketChunkWriter
     /// finish within its grace period plus its size at that rate, else the client is taken for gone, as Kestrel would.
     /// </param>
     /// <param name="aborted">Fires when the request is aborted.</param>
-    public SocketChunkWriter(Socket socket, MinDataRate? minRate, CancellationToken aborted)
+    /// <param name="batched">Whether the writer shard's batch may make this stream's sends (<c>CountCachula:BatchSocketSends</c>).</param>
+    public SocketChunkWriter(Socket socket, MinDataRate? minRate, CancellationToken aborted, bool batched = false)
     {
         _socket = socket;
+        _batched = batched;
         _minRate = minRate;
         _aborted = aborted;
 
@@ -136,6 +143,45 @@ internal sealed class SocketChunkWriter
             return -1;
         }
     }
+
+    /// <summary>Whether a <see cref="SocketSendBatch"/> may make this writer's next send (see <see cref="BeginBatchedSend"/>).</summary>
+    public bool Batched => _batched && _behindKestrel;
+
+    /// <summary>
+    /// The socket's descriptor for a send that a <see cref="SocketSendBatch"/> makes, held open (as a send of its own
+    /// would hold it) until <see cref="EndBatchedSend"/>; -1 when this writer sends on its own (batching is off, or its
+    /// first write is still behind Kestrel's head), or <see cref="SocketClosed"/> (the stream is then broken).
+    /// </summary>
+    public int BeginBatchedSend()
+    {
+        if (!_batched || !_behindKestrel)
+        {
+            return -1;
+        }
+
+        try
+        {
+            var added = false;
+            _handle.DangerousAddRef(ref added);
+            return (int)_handle.DangerousGetHandle();
+        }
+        catch (ObjectDisposedException)
+        {
+            Broken = true;
+            return SocketClosed;
+        }
+    }
+
+    /// <summary>Lets go of the descriptor <see cref="BeginBatchedSend"/> held, once the batch made its send.</summary>
+    public void EndBatchedSend() => _handle.DangerousRelease();
+
+    /// <summary>
+    /// Sends what a batched send left over (all of <paramref name="bytes"/> when the socket took none of it) through the
+    /// socket's asynchronous send queue, as <see cref="SendAsync"/> does after a short non-blocking send.
+    /// </summary>
+    /// <returns>True when the stream cannot be written any more.</returns>
+    public ValueTask<bool> SendRestAsync(ReadOnlyMemory<byte> bytes) =>
+        bytes.IsEmpty ? new ValueTask<bool>(false) : SendQueuedAsync(bytes);
 
     [System.Runtime.InteropServices.DllImport("libc.so.6", EntryPoint = "send")]
     private static extern nint Send(int fd, ref byte buffer, nint length, int flags);

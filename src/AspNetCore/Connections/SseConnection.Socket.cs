@@ -77,6 +77,35 @@ internal sealed partial class SseConnection
         return (buffer.AsMemory(0, used), buffer);
     }
 
+    /// <summary>
+    /// Ends a write whose send a <see cref="SocketSendBatch"/> made in the system call it began at <paramref name="began"/>
+    /// and returned from at <paramref name="now"/>: <paramref name="sent"/>
+    /// is what the socket took (a negative errno or <see cref="SendRing.NotSubmitted"/> when it took nothing), and the
+    /// rest of the chunk goes through the socket's send queue, as after a short send of the stream's own.
+    /// </summary>
+    internal void SentInBatch(SseFrame frame, int sent, List<SseFrame>? batch, DateTime began, DateTime now)
+    {
+        // The event's first byte left when the call began (its hop timeline); the latency counts to the call's end.
+        Written(frame, began, now);
+        var chunk = frame.Chunk;
+        if (sent == chunk.Length)
+        {
+            AfterFlush(ended: false, batch);
+            return;
+        }
+
+        // A failed send (a full buffer, or a real error) is not told apart: the queued send finds out.
+        var send = _socketWriter!.SendRestAsync(chunk[Math.Max(0, sent)..]);
+        if (send.IsCompletedSuccessfully)
+        {
+            AfterFlush(send.Result, batch);
+        }
+        else
+        {
+            _ = AwaitSendAsync(send, rented: null, batch);
+        }
+    }
+
     private static void Return(byte[]? rented)
     {
         if (rented is not null)

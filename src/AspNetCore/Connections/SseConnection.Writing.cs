@@ -151,10 +151,20 @@ internal sealed partial class SseConnection
             return;
         }
 
-        Written(frame, DateTime.UtcNow);
         if (_socketWriter is { } socketWriter)
         {
-            // A frame carries its own chunk: the send is the whole write.
+            // A frame carries its own chunk: the send is the whole write, made with the shard's other sends when it
+            // runs on a shard that batches them (SentInBatch then ends the write).
+            switch (SocketSendBatch.Current?.TryAdd(this, socketWriter, frame, batch))
+            {
+                case SocketSendBatch.Outcome.Added:
+                    return;
+                case SocketSendBatch.Outcome.Closed:
+                    AfterFlush(ended: true, batch);
+                    return;
+            }
+
+            Written(frame, DateTime.UtcNow);
             var send = socketWriter.SendAsync(frame.Chunk);
             if (send.IsCompletedSuccessfully)
             {
@@ -168,6 +178,7 @@ internal sealed partial class SseConnection
             return;
         }
 
+        Written(frame, DateTime.UtcNow);
         ValueTask<FlushResult> flush;
         try
         {
@@ -217,7 +228,10 @@ internal sealed partial class SseConnection
     /// <summary>False for an event the replay already covered.</summary>
     private static bool IsLive(SseFrame frame, long replayedThrough) => frame.Sequence == 0 || frame.Sequence > replayedThrough;
 
-    private void Written(SseFrame frame, DateTime now)
+    private void Written(SseFrame frame, DateTime now) => Written(frame, now, now);
+
+    /// <summary>Records a write of <paramref name="frame"/> that began at <paramref name="began"/> and was done at <paramref name="now"/>.</summary>
+    private void Written(SseFrame frame, DateTime began, DateTime now)
     {
         if (frame.Sequence != 0)
         {
@@ -226,7 +240,7 @@ internal sealed partial class SseConnection
                 WriteLatencyBatch.Written(metrics, frame.PublishedAtUtc, now);
             }
 
-            frame.Timeline?.Written(now);
+            frame.Timeline?.Written(began);
         }
     }
 

@@ -30,6 +30,7 @@ internal sealed class WriterShard : IThreadPoolWorkItem
     /// </summary>
     private readonly ConcurrentQueue<object> _ready = new();
     private readonly WriteLatencyBatch _latencies = new();
+    private readonly SocketSendBatch _sends = new();
     private readonly int _index;
     private int _running;
     private int _queuedEvents;
@@ -103,6 +104,7 @@ internal sealed class WriterShard : IThreadPoolWorkItem
     public void Execute()
     {
         _latencies.Open();
+        _sends.Open();
         while (true)
         {
             while (_ready.TryDequeue(out var item))
@@ -119,9 +121,14 @@ internal sealed class WriterShard : IThreadPoolWorkItem
                 // Nothing else waiting: write the event to each connection now. Otherwise only queue it on them, so
                 // that what the next events add leaves with it in one write.
                 delivery.Run(writeNow: _ready.IsEmpty);
+
+                // The event's sends leave together, before the next event's frames would only queue behind them.
+                _sends.Flush();
             }
 
-            // Before the reset: once it is done another thread may run this shard, with the same batch.
+            // Before the reset: once it is done another thread may run this shard, with the same batches. The sends
+            // first: ending their writes records latencies.
+            _sends.Close();
             _latencies.Close();
             Interlocked.Exchange(ref _running, 0);
 
@@ -132,6 +139,7 @@ internal sealed class WriterShard : IThreadPoolWorkItem
             }
 
             _latencies.Open();
+            _sends.Open();
         }
     }
 }

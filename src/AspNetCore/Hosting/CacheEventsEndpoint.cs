@@ -49,10 +49,9 @@ internal static partial class CacheEventsEndpoint
         return group;
     }
 
-    private static async Task<SiloDiagnostics> Diagnostics(
+    private static Task<SiloDiagnostics> Diagnostics(
         ConnectionRegistry registry, TopicSubscriptions subscriptions, CountCachulaMetrics metrics, IGrainFactory grains, IOptions<CountCachulaOptions> options) =>
-        new(subscriptions.SiloId, await grains.GetGrain<ICacheHubGrain>(options.Value.DefaultTenant).GetSilo(), registry.Count, subscriptions.Count,
-            metrics.StreamMessages, metrics.Events, metrics.Deliveries, metrics.Gaps, metrics.Coalescings);
+        SiloDiagnostics.ReadAsync(registry, subscriptions, metrics, grains, options.Value);
 
     private static async Task<IResult> StreamAsync(
         HttpContext context,
@@ -331,18 +330,6 @@ internal static partial class CacheEventsEndpoint
     [LoggerMessage(Level = LogLevel.Debug, Message = "Connection {ConnectionId} of tenant {Tenant} closed (times its queue was coalesced: {Coalescings})")]
     private static partial void LogDisconnected(ILogger logger, string connectionId, string tenant, int coalescings);
 }
-
-/// <summary>One silo's counters since it started.</summary>
-/// <param name="Silo">The silo's id.</param>
-/// <param name="HubSilo">The silo the default tenant's hub grain is active on.</param>
-/// <param name="Connections">Open SSE connections.</param>
-/// <param name="StreamSubscriptions">Streams the silo reads.</param>
-/// <param name="StreamMessages">Stream messages that reached the silo, every copy counted.</param>
-/// <param name="Events">Distinct events dispatched.</param>
-/// <param name="Deliveries">Events queued on connections.</param>
-/// <param name="Gaps">Events given up on because they never arrived.</param>
-/// <param name="Coalescings">Times a slow client's pending frames were merged into one invalidation.</param>
-internal sealed record SiloDiagnostics(string Silo, string HubSilo, int Connections, int StreamSubscriptions, long StreamMessages, long Events, long Deliveries, long Gaps, long Coalescings);
 
 /// <summary>The data of the <c>connected</c> event.</summary>
 /// <param name="ConnectionId">The connection's id.</param>

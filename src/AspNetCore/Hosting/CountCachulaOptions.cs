@@ -43,6 +43,15 @@ public sealed partial class CountCachulaOptions
     public bool WriteToSocket { get; set; } = true;
 
     /// <summary>
+    /// When true (the default), the streams written straight to their sockets (<see cref="WriteToSocket"/>) have their
+    /// sends made in batches: a writer thread hands the kernel the sends of up to 256 streams in one system call
+    /// (Linux io_uring) instead of one call each. Where io_uring is not offered (another OS, an old kernel,
+    /// <c>kernel.io_uring_disabled</c>, a container's seccomp profile) each send is its own call, as when this is false;
+    /// the diagnostics endpoint says which.
+    /// </summary>
+    public bool BatchSocketSends { get; set; } = true;
+
+    /// <summary>
     /// When false (the default), the HTTP publishing endpoints answer only callers on the loopback interface: they
     /// are meant for backends on the same host until publisher credentials are configured.
     /// </summary>

@@ -37,7 +37,7 @@ internal static class SocketWriteEligibility
         // still be waiting for another thread, and a direct write could overtake it.
         var transport = context.RequestServices.GetService<IOptions<SocketTransportOptions>>();
         return transport?.Value.UnsafePreferInlineScheduling == true
-            ? new SocketChunkWriter(socket, features.Get<IHttpMinResponseDataRateFeature>()?.MinDataRate, context.RequestAborted)
+            ? new SocketChunkWriter(socket, features.Get<IHttpMinResponseDataRateFeature>()?.MinDataRate, context.RequestAborted, settings.BatchSocketSends)
             : null;
     }
 }

@@ -1,6 +1,8 @@
 using System.Net;
+using System.Net.Http.Json;
 using System.Net.Sockets;
 using System.Text;
+using System.Text.Json;
 using CountCachula.Tests.Infrastructure;
 using CountCachula.AspNetCore.Connections;
 using CountCachula.AspNetCore.Publishing;
@@ -10,7 +12,7 @@ using Microsoft.AspNetCore.Server.Kestrel.Core;
 namespace CountCachula.Tests.Security;
 
 /// <summary>A hub whose connections coalesce after 64 pending frames.</summary>
-public sealed class SlowConsumerFixture : FrontendFixture
+public class SlowConsumerFixture : FrontendFixture
 {
     public const int Capacity = 64;
 
@@ -18,12 +20,29 @@ public sealed class SlowConsumerFixture : FrontendFixture
         [new("CountCachula:ConnectionQueueCapacity", Capacity.ToString())];
 }
 
+/// <summary>The same, with every send its own system call (no io_uring batches).</summary>
+public sealed class UnbatchedSlowConsumerFixture : SlowConsumerFixture
+{
+    protected override IEnumerable<KeyValuePair<string, string>> Settings =>
+        [.. base.Settings, new("CountCachula:BatchSocketSends", "false")];
+}
+
+/// <summary>
+/// A client that stops reading while 1,000 big invalidations flow, its sends batched with the healthy client's (the
+/// default): see <see cref="SlowConsumerScenario"/>.
+/// </summary>
+public sealed class SlowConsumerTests(SlowConsumerFixture fixture) : SlowConsumerScenario(fixture), IClassFixture<SlowConsumerFixture>;
+
+/// <summary>The same with each send made on its own (<c>CountCachula:BatchSocketSends</c> false).</summary>
+public sealed class UnbatchedSlowConsumerTests(UnbatchedSlowConsumerFixture fixture) : SlowConsumerScenario(fixture), IClassFixture<UnbatchedSlowConsumerFixture>;
+
 /// <summary>
 /// A client that stops reading while 1,000 big invalidations flow: the healthy client gets every one of them, the slow
 /// client's queue never holds more than its bound, and when it reads again it receives one merged invalidation that
-/// covers everything it missed (then the live stream, with ids still increasing).
+/// covers everything it missed (then the live stream, with ids still increasing). A send its full socket took only part
+/// of continues where it stopped, so its chunked body stays whole.
 /// </summary>
-public sealed class SlowConsumerTests(SlowConsumerFixture fixture) : IClassFixture<SlowConsumerFixture>
+public abstract class SlowConsumerScenario(SlowConsumerFixture fixture)
 {
     private const int Events = 1000;
 
@@ -103,6 +122,19 @@ public sealed class SlowConsumerTests(SlowConsumerFixture fixture) : IClassFixtu
         Assert.True(sawMerged, "No merged invalidation reached the slow client.");
         Assert.True(tagsSeen.Contains("*") || published.IsSubsetOf(tagsSeen),
             $"The slow client missed {published.Except(tagsSeen).Count()} tags without being told to drop everything ('*').");
+
+        // The operator can see how those sends were made.
+        using var diagnostics = await fixture.Http.GetFromJsonAsync<JsonDocument>("/api/cache-events/diagnostics");
+        var socketSends = diagnostics!.RootElement.GetProperty("socketSends").GetString();
+        if (fixture is UnbatchedSlowConsumerFixture)
+        {
+            Assert.Equal("one system call per send (CountCachula:BatchSocketSends is false)", socketSends);
+        }
+        else
+        {
+            Assert.Equal(SendRing.Status, socketSends);
+            Assert.DoesNotContain("not known yet", socketSends, StringComparison.Ordinal);
+        }
     }
 
     // The id of the newest event: a sentinel published now and read back by a fresh client gives it.
