@@ -16,7 +16,7 @@ namespace CountCachula.AspNetCore.Connections;
 internal sealed unsafe class SendRing : IDisposable
 {
     /// <summary>How many sends one submission holds at most.</summary>
-    public const int Size = 256;
+    public const int Size = 64;
 
     /// <summary>The result of a send the kernel did not take at all (the caller then sends it another way).</summary>
     public const int NotSubmitted = int.MinValue;

@@ -8,6 +8,7 @@ namespace CountCachula.AspNetCore.Connections;
 /// and, when nothing else is waiting, writes it at once. The dispatching thread never touches a connection, so under a
 /// fan-out to thousands of connections each connection's state is only ever in the cache of the core that writes it.
 /// One shard per core lets the cores write in parallel while each connection is only ever written by its own shard.
+/// The sends of a run leave in batches, one system call for many streams (<see cref="SocketSendBatch"/>).
 /// </summary>
 /// <remarks>
 /// When events arrive faster than a shard writes, the shard only queues each later event on its connections (which

@@ -44,7 +44,7 @@ public sealed partial class CountCachulaOptions
 
     /// <summary>
     /// When true (the default), the streams written straight to their sockets (<see cref="WriteToSocket"/>) have their
-    /// sends made in batches: a writer thread hands the kernel the sends of up to 256 streams in one system call
+    /// sends made in batches: a writer thread hands the kernel the sends of up to 64 streams in one system call
     /// (Linux io_uring) instead of one call each. Where io_uring is not offered (another OS, an old kernel,
     /// <c>kernel.io_uring_disabled</c>, a container's seccomp profile) each send is its own call, as when this is false;
     /// the diagnostics endpoint says which.
