@@ -20,9 +20,6 @@ internal sealed unsafe partial class SendRing
     [DllImport("libc.so.6", EntryPoint = "socketpair", SetLastError = true)]
     private static extern int SocketPair(int domain, int type, int protocol, int* pair);
 
-    [DllImport("libc.so.6", EntryPoint = "send")]
-    private static extern nint Send(int fd, byte* buffer, nint length, int flags);
-
     [StructLayout(LayoutKind.Sequential)]
     private struct SqRingOffsets
     {

@@ -33,9 +33,8 @@ internal sealed unsafe partial class SendRing : IDisposable
     private const long OffsetSqes = 0x10000000;
     private const int ProtReadWrite = 0x1 | 0x2;
     private const int MapSharedPopulate = 0x01 | 0x8000;
-    private const int MsgDontWait = 0x40;
-    private const int MsgNoSignal = 0x4000;
     private const int EIntr = 4;
+    private const int EInval = 22;
     private const int EAgain = 11;
     private const int AfUnix = 1;
     private const int SockStreamNonBlocking = 1 | 0x800;
@@ -105,9 +104,6 @@ internal sealed unsafe partial class SendRing : IDisposable
         : Unavailable is { } reason ? $"one system call per send ({reason})"
         : "not known yet (no stream written to its socket)";
 
-    /// <summary>How many sends are prepared and not yet submitted.</summary>
-    public int Prepared => _prepared;
-
     /// <summary>
     /// A ring whose sends were checked to complete at once, or null (and <see cref="Unavailable"/> says why) where the
     /// kernel or the process's sandbox does not offer one: another OS, a kernel before 5.6, io_uring turned off by
@@ -126,9 +122,9 @@ internal sealed unsafe partial class SendRing : IDisposable
             var parameters = default(Params);
             parameters.Flags = SetupSubmitAll;
             var fd = Syscall(SysIoUringSetup, Size, (long)&parameters, 0, 0, 0, 0);
-            if (fd < 0 && Marshal.GetLastPInvokeError() == 22)
+            if (fd < 0 && Marshal.GetLastPInvokeError() == EInval)
             {
-                // EINVAL: a kernel before 5.18 does not know SUBMIT_ALL. Every send is checked on its own anyway.
+                // A kernel before 5.18 does not know SUBMIT_ALL. Every send is checked on its own anyway.
                 parameters = default;
                 fd = Syscall(SysIoUringSetup, Size, (long)&parameters, 0, 0, 0, 0);
             }
@@ -169,7 +165,7 @@ internal sealed unsafe partial class SendRing : IDisposable
         sqe->Fd = fd;
         sqe->Address = (ulong)buffer;
         sqe->Length = (uint)length;
-        sqe->MessageFlags = MsgDontWait | MsgNoSignal;
+        sqe->MessageFlags = SocketChunkWriter.NonBlockingSendFlags;
         sqe->UserData = (ulong)slot;
         _tail++;
         _prepared++;
@@ -289,7 +285,7 @@ internal sealed unsafe partial class SendRing : IDisposable
             }
 
             // Fill the socket, then ask for one byte more.
-            while (Send(pair[0], bytes, 4096, MsgDontWait | MsgNoSignal) > 0)
+            while (SocketChunkWriter.Send(pair[0], ref *bytes, 4096, SocketChunkWriter.NonBlockingSendFlags) > 0)
             {
             }
 

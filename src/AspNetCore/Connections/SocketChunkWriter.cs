@@ -20,9 +20,11 @@ internal sealed class SocketChunkWriter
     /// <summary>What <see cref="BeginBatchedSend"/> answers when the socket is already closed.</summary>
     public const int SocketClosed = -2;
 
-    // Linux send(2) flags.
-    private const int MsgDontWait = 0x40;
-    private const int MsgNoSignal = 0x4000;
+    /// <summary>
+    /// The Linux send(2) flags of every send to a stream's socket, here and in a <see cref="SendRing"/>: never block,
+    /// never raise SIGPIPE (MSG_DONTWAIT | MSG_NOSIGNAL).
+    /// </summary>
+    internal const int NonBlockingSendFlags = 0x40 | 0x4000;
 
     // Cleared for good if the C library's send cannot be called here (another OS or C library): Socket.Send then.
     private static bool s_rawSend = OperatingSystem.IsLinux();
@@ -110,7 +112,7 @@ internal sealed class SocketChunkWriter
             {
                 _handle.DangerousAddRef(ref added);
                 var fd = (int)_handle.DangerousGetHandle();
-                var sent = Send(fd, ref System.Runtime.InteropServices.MemoryMarshal.GetReference(bytes), bytes.Length, MsgDontWait | MsgNoSignal);
+                var sent = Send(fd, ref System.Runtime.InteropServices.MemoryMarshal.GetReference(bytes), bytes.Length, NonBlockingSendFlags);
 
                 // A failed send (a full buffer, or a real error) is not told apart here: reading errno would cost two
                 // runtime calls on every send. The socket's asynchronous send that follows a partial one finds out.
@@ -148,17 +150,12 @@ internal sealed class SocketChunkWriter
     public bool Batched => _batched && _behindKestrel;
 
     /// <summary>
-    /// The socket's descriptor for a send that a <see cref="SocketSendBatch"/> makes, held open (as a send of its own
-    /// would hold it) until <see cref="EndBatchedSend"/>; -1 when this writer sends on its own (batching is off, or its
-    /// first write is still behind Kestrel's head), or <see cref="SocketClosed"/> (the stream is then broken).
+    /// The socket's descriptor for a send that a <see cref="SocketSendBatch"/> makes (only when <see cref="Batched"/>),
+    /// held open (as a send of its own would hold it) until <see cref="EndBatchedSend"/>; or <see cref="SocketClosed"/>
+    /// (the stream is then broken).
     /// </summary>
     public int BeginBatchedSend()
     {
-        if (!_batched || !_behindKestrel)
-        {
-            return -1;
-        }
-
         try
         {
             var added = false;
@@ -183,8 +180,9 @@ internal sealed class SocketChunkWriter
     public ValueTask<bool> SendRestAsync(ReadOnlyMemory<byte> bytes) =>
         bytes.IsEmpty ? new ValueTask<bool>(false) : SendQueuedAsync(bytes);
 
+    /// <summary>The C library's send(2).</summary>
     [System.Runtime.InteropServices.DllImport("libc.so.6", EntryPoint = "send")]
-    private static extern nint Send(int fd, ref byte buffer, nint length, int flags);
+    internal static extern nint Send(int fd, ref byte buffer, nint length, int flags);
 
     private async ValueTask<bool> SendQueuedAsync(ReadOnlyMemory<byte> bytes)
     {

@@ -71,9 +71,9 @@ internal sealed unsafe class SocketSendBatch
         }
 
         var fd = writer.BeginBatchedSend();
-        if (fd < 0)
+        if (fd == SocketChunkWriter.SocketClosed)
         {
-            return fd == SocketChunkWriter.SocketClosed ? Outcome.Closed : Outcome.NotTaken;
+            return Outcome.Closed;
         }
 
         _ring!.Prepare(fd, Pin(chunk.Array!) + chunk.Offset, chunk.Count, _count);
