@@ -26,7 +26,9 @@ COPY --from=build /app/publish ./
 # The runtime image's unprivileged user (uid 1654); nothing here needs root.
 USER $APP_UID
 # HTTP (ASPNETCORE_HTTP_PORTS, the image's default), the Orleans silo port and gateway port (Orleans__SiloPort,
-# Orleans__GatewayPort).
+# Orleans__GatewayPort). Those two take any caller unless cluster TLS is configured (CountCachula__Cluster__Tls__*, a
+# certificate and the cluster's CA): a Production silo that listens beyond loopback refuses to start without it
+# (docs/security.md, "Cluster transport security (mTLS)"). Publish them only to the cluster's own network.
 ENV ASPNETCORE_HTTP_PORTS=8080
 EXPOSE 8080 11111 30000
 # The image has no curl or wget: the app asks its own /health/ready (src/WebFrontend/Hosting/HealthCheckCommand.cs).

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The adopter's path, checked end to end: pack the three packages into a fresh folder feed, build both samples against
+# The adopter's path, checked end to end: pack the four packages into a fresh folder feed, build both samples against
 # them (package references, not project references), publish the own-app sample and check that none of the host's
 # dependencies came along, then run it and the client-only web tier sample beside it, and see one invalidation, sent by
 # the publisher sample through Orleans, arrive on both SSE streams. Prints one line; the logs are kept in the work folder it names when something fails.
@@ -27,7 +27,7 @@ version="$(dotnet msbuild src/AspNetCore -getProperty:VersionPrefix)-$suffix"
 cp -r samples "$work/samples"
 cp global.json "$work/"
 dotnet pack CountCachula.sln -c Release -o "$work/artifacts/packages" --version-suffix "$suffix" -nologo >> "$log" 2>&1 || fail "dotnet pack"
-for p in CountCachula.Grains.Interfaces CountCachula.Grains CountCachula.AspNetCore; do
+for p in CountCachula.Grains.Interfaces CountCachula.Runtime CountCachula.Grains CountCachula.AspNetCore CountCachula.Transactions; do
   [ -f "$work/artifacts/packages/$p.$version.nupkg" ] || fail "no $p.$version.nupkg"
 done
 
@@ -39,9 +39,15 @@ unwanted=$(cd "$work/publish" && ls | grep -iE 'redis|dashboard|openapi|promethe
 [ -z "$unwanted" ] || fail "the published own app holds host-only files: $(echo $unwanted)"
 files=$(ls "$work/publish" | wc -l)
 
-# Run the published app (it uses Orleans' default local ports, 11111 and 30000) on a free HTTP port.
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-ASPNETCORE_ENVIRONMENT=Development setsid dotnet "$work/publish/OwnApp.dll" --urls "http://127.0.0.1:$port" >> "$work/ownapp.log" 2>&1 &
+# Free ports for everything (a developer's box may already use Orleans' 11111 and 30000): the own app's HTTP, silo
+# and gateway ports, and the web tier's HTTP port. Bound together, so the four are distinct.
+read -r port siloport gatewayport tierport < <(python3 -c '
+import socket
+socks = [socket.socket() for _ in range(4)]
+for s in socks: s.bind(("127.0.0.1", 0))
+print(*(s.getsockname()[1] for s in socks))')
+ASPNETCORE_ENVIRONMENT=Development setsid dotnet "$work/publish/OwnApp.dll" --urls "http://127.0.0.1:$port" \
+  --Orleans:SiloPort "$siloport" --Orleans:GatewayPort "$gatewayport" >> "$work/ownapp.log" 2>&1 &
 app=$!
 for _ in $(seq 300); do
   curl -fs -o /dev/null -H 'Accept: text/event-stream' --max-time 1 "http://127.0.0.1:$port/api/cache-events/diagnostics" && break
@@ -50,8 +56,8 @@ for _ in $(seq 300); do
 done
 
 # The client-only web tier: no silo of its own, it connects to the own app's gateway.
-tierport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-ASPNETCORE_ENVIRONMENT=Development setsid dotnet "$work/samples/WebTier/bin/Release/net10.0/WebTier.dll" --urls "http://127.0.0.1:$tierport" >> "$work/webtier.log" 2>&1 &
+ASPNETCORE_ENVIRONMENT=Development setsid dotnet "$work/samples/WebTier/bin/Release/net10.0/WebTier.dll" --urls "http://127.0.0.1:$tierport" \
+  --Orleans:GatewayPort "$gatewayport" >> "$work/webtier.log" 2>&1 &
 tier=$!
 
 # Listen on both first; once both say 'connected', publish from the separate publisher process.
@@ -69,7 +75,8 @@ tierlistener=$!
 for _ in $(seq 100); do grep -q "event: connected" "$work/tier-stream.txt" 2>/dev/null && break; sleep 0.1; done
 grep -q "event: connected" "$work/tier-stream.txt" || fail "the web tier's stream did not say 'connected'"
 
-dotnet "$work/samples/Publisher/bin/Release/net10.0/Publisher.dll" sample-check >> "$log" 2>&1 || fail "the publisher sample"
+# The publisher's command-line arguments are its tags, so its gateway port comes from the environment.
+Orleans__GatewayPort="$gatewayport" dotnet "$work/samples/Publisher/bin/Release/net10.0/Publisher.dll" sample-check >> "$log" 2>&1 || fail "the publisher sample"
 for f in stream.txt tier-stream.txt; do
   for _ in $(seq 100); do grep -q "data: sample-check" "$work/$f" 2>/dev/null && break; sleep 0.1; done
 done

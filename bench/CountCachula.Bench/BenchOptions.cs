@@ -63,6 +63,39 @@ internal sealed record BenchOptions
     /// <summary>Print the child server's output (for diagnosing a run).</summary>
     public bool Verbose { get; init; }
 
+    /// <summary>
+    /// A reconnection storm (<see cref="StormRun"/>): <see cref="Connections"/> streams dialled at once, as when a silo
+    /// dies and its clients come back together, instead of the load run.
+    /// </summary>
+    public bool Storm { get; init; }
+
+    /// <summary>
+    /// When positive, <see cref="TenantsRun"/>: this many tenants of <see cref="Connections"/> streams each, for the idle
+    /// cost of a tenant and delivery that stays inside each tenant, instead of the load run.
+    /// </summary>
+    public int Tenants { get; init; }
+
+    /// <summary>
+    /// When positive, <see cref="NonReadingRun"/>: this many streams that never read while big custom events are
+    /// published, for the memory the hub holds for them, instead of the load run.
+    /// </summary>
+    public int NonReading { get; init; }
+
+    /// <summary>With <see cref="NonReading"/>: the data of each custom event, in bytes (line breaks unless <see cref="EventText"/>).</summary>
+    public int EventBytes { get; init; } = 64 * 1024;
+
+    /// <summary>With <see cref="NonReading"/>: the data is one line of text rather than all line breaks.</summary>
+    public bool EventText { get; init; }
+
+    /// <summary>With <see cref="NonReading"/>: seconds the events are published for.</summary>
+    public double Duration { get; init; } = 30;
+
+    /// <summary>With <see cref="NonReading"/>: seconds the hub's RSS is watched after the attack ends.</summary>
+    public double After { get; init; } = 60;
+
+    /// <summary>With <see cref="NonReading"/>: the run fails when the peak RSS over idle passes this.</summary>
+    public long PeakLimitBytes { get; init; } = 300L * 1024 * 1024;
+
     public static BenchOptions Parse(string[] args)
     {
         var options = new BenchOptions();
@@ -90,6 +123,14 @@ internal sealed record BenchOptions
                 "--settle" => options with { Settle = double.Parse(Value(), CultureInfo.InvariantCulture) },
                 "--max-seconds" => options with { MaxSeconds = double.Parse(Value(), CultureInfo.InvariantCulture) },
                 "--verbose" => options with { Verbose = true },
+                "--storm" => options with { Storm = true },
+                "--tenants" => options with { Tenants = int.Parse(Value(), CultureInfo.InvariantCulture) },
+                "--non-reading" => options with { NonReading = int.Parse(Value(), CultureInfo.InvariantCulture) },
+                "--event-bytes" => options with { EventBytes = int.Parse(Value(), CultureInfo.InvariantCulture) },
+                "--event-text" => options with { EventText = true },
+                "--duration" => options with { Duration = double.Parse(Value(), CultureInfo.InvariantCulture) },
+                "--after" => options with { After = double.Parse(Value(), CultureInfo.InvariantCulture) },
+                "--peak-limit-mb" => options with { PeakLimitBytes = long.Parse(Value(), CultureInfo.InvariantCulture) * 1024 * 1024 },
                 "--help" or "-h" => throw new HelpRequestedException(),
                 _ => throw new ArgumentException($"Unknown option '{args[i]}'."),
             };
@@ -98,6 +139,21 @@ internal sealed record BenchOptions
         if (options.Connections < 0 || options.Events < 0 || options.Rate <= 0 || options.Warmup < 0 || options.Silos < 1 || options.Groups < 0 || options.Settle < 0)
         {
             throw new ArgumentException("--connections, --events and --rate must be positive.");
+        }
+
+        if (options.NonReading != 0)
+        {
+            if (options.NonReading < 0 || options.EventBytes < 0 || options.Duration <= 0 || options.After < 0 || options.Storm || options.Tenants != 0 || options.Url is not null || options.Silos > 1 || options.Hub != "countcachula")
+            {
+                throw new ArgumentException("--non-reading N (N >= 1) starts one hub of its own, with --event-bytes >= 0, --duration > 0 and --after >= 0; not with --storm, --tenants, --url, --silos or another --hub.");
+            }
+
+            return options with { ServerArgs = serverArgs, Settle = args.Contains("--settle") ? options.Settle : 10 };
+        }
+
+        if (options.Storm || options.Tenants != 0)
+        {
+            return CheckMode(options, args) with { ServerArgs = serverArgs };
         }
 
         if ((options.Connections == 0 || options.Events == 0) && (options.Hold <= 0 || options.Hub != "countcachula"))
@@ -137,6 +193,54 @@ internal sealed record BenchOptions
         }
 
         return options with { ServerArgs = serverArgs };
+    }
+
+    /// <summary>The checks and defaults of <c>--storm</c> and <c>--tenants</c>, which measure one started hub at a time.</summary>
+    private static BenchOptions CheckMode(BenchOptions options, string[] args)
+    {
+        // Flags are matched as given; a --server-arg value always holds '=', so it never looks like one.
+        bool Given(params string[] names) => args.Any(names.Contains);
+        var mode = options.Storm ? "--storm" : "--tenants";
+        if (options.Storm && options.Tenants != 0)
+        {
+            throw new ArgumentException("--storm and --tenants are separate runs: give one.");
+        }
+
+        if (options.Connections < 1 || options.Tenants < 0)
+        {
+            throw new ArgumentException($"{mode} needs --connections of at least 1{(options.Storm ? "" : " and --tenants of at least 1")}.");
+        }
+
+        BenchServers.EnsureOpenFiles(options.Storm ? options.Connections : (long)options.Tenants * options.Connections);
+        if (options.Silos > 1 || options.Groups > 0 || options.Partition || options.Url is not null || options.SlowPercent > 0 ||
+            options.TagBytes > 0 || options.ChurnTags > 0 || options.MaxSeconds > 0)
+        {
+            throw new ArgumentException($"{mode} starts one process of its own and does not take --silos, --groups, --partition, --url, --slow-percent, --tag-bytes, --churn-tags or --max-seconds.");
+        }
+
+        if (options.Storm)
+        {
+            if (options.Hub is not ("countcachula" or "floor" or "compare-floor"))
+            {
+                throw new ArgumentException("--storm measures --hub countcachula, floor or compare-floor.");
+            }
+
+            if (Given("--events", "-e", "--rate", "-r", "--warmup", "--hold", "--drain"))
+            {
+                throw new ArgumentException("--storm publishes no measured events and has its own warm-up: --events, --rate, --warmup, --hold and --drain do not apply (--settle does).");
+            }
+
+            return options;
+        }
+
+        if (options.Hub is not ("countcachula" or "compare-floor"))
+        {
+            throw new ArgumentException("--tenants measures --hub countcachula (compare-floor runs only it: the floor has no tenants).");
+        }
+
+        // The delivery part is asked for by naming --events; the load run's default of 1,000 does not start it. The idle
+        // part always runs, over 10 s when --hold is not given.
+        return options with { Events = Given("--events", "-e") ? options.Events : 0, Hold = options.Hold > 0 ? options.Hold : 10 };
     }
 
     private static BenchOptions AddServerArg(BenchOptions options, List<string> serverArgs, string keyValue)
@@ -180,9 +284,38 @@ internal sealed record BenchOptions
           --hold S              after warm-up and --settle, hold the connections idle S seconds and print the hub's CPU
                                 (utime+stime from /proc/<pid>/stat) as "% of one core"; works with --connections 0,
                                 and with --events 0 the run ends there
-          --settle S            with --hold: seconds to wait after warm-up before measuring idle (default 30, JIT tiering)
+          --settle S            with --hold or --tenants: seconds to wait after warm-up before measuring idle; with
+                                --storm: seconds the opened streams sit idle before the RSS is read (default 30)
           --max-seconds S       stop measuring S seconds after publishing starts (compare gives the baseline E/R + 10)
           --verbose             show the started hub's output
+          --storm               a reconnection storm instead of the load run: after a warm-up (1,000 streams opened and
+                                closed twice, 100 events published to each lot), dial all N (--connections) streams at
+                                once, no batches, and print storm_connect_s (first dial until every stream has its response
+                                head and 'connected'; those not there within 120 s are failed), the server's CPU seconds
+                                over that time, its RSS before the dial and --settle seconds after (streams open and idle),
+                                and rss_per_stream_bytes = (rss_open - rss_before) / streams open. --hub countcachula
+                                (default), floor, or compare-floor (floor then countcachula, side by side). Also
+                                stream_p50_s (the median stream's open time) and listen_overflows (connects the kernel
+                                dropped on a full accept queue during the storm, box-wide; each is retried >= 1 s later).
+                                N is bounded by this process's open-file limit (ulimit -n, less ~500)
+          --tenants T           T tenants of N (--connections) streams each (?tenant=tenant-<t>), instead of the load run.
+                                First a fresh hub with all T x N streams in one tenant, then a fresh hub with T tenants;
+                                each, with nothing published yet: idle CPU over --hold (default 10 s here) after --settle,
+                                and RSS; then rss_per_idle_tenant_bytes = (rss T tenants - rss 1 tenant) / T. With
+                                --events E (and --rate R), the T-tenant hub then gets a warm-up of max(1, W/T)
+                                invalidations per tenant and E measured ones, event k to tenant k mod T
+                                (POST /api/cache/invalidate?tenant=), each to reach exactly its tenant's N streams: lost,
+                                strays (another tenant's event), p50, p99. --hub countcachula (default) or compare-floor
+                                (the floor, having no tenants, is not run)
+          --non-reading N       N streams that send their request and never read (4 KB receive buffers), instead of the
+                                load run: after a warm-up and --settle (default 10 s here), the hub's idle RSS is read;
+                                then custom events of --event-bytes B of data (default 65536; all line breaks, the worst
+                                case on the wire, or one line of text with --event-text) are published through
+                                POST /api/cache/broadcast at --rate R for --duration S seconds (default 30), a witness
+                                stream reading everything; then the N sockets close and the RSS is watched --after
+                                seconds (default 60). Prints peak_over_idle, rss_after_<after>s_over_idle, when it came
+                                back within 50 MB of idle, how many of the N the hub let go (seconds after the first
+                                event), and what the witness got. Fails past --peak-limit-mb (default 300) over idle
         """;
 }
 

@@ -78,6 +78,14 @@ internal sealed class DeliveryLedger(int connections, int events, int groups = 0
             return;
         }
 
+        // Event k belongs to group k mod groups: one that reaches another group's connection (by tag, or another
+        // tenant's with --tenants) is a stray, not a delivery.
+        if (groups > 0 && eventNumber % groups != _groupOf[connection])
+        {
+            Interlocked.Increment(ref _strays);
+            return;
+        }
+
         // Each connection has one reader, so its bitmap needs no locking.
         var seen = _seen[connection];
         var bit = 1UL << (int)(eventNumber & 63);

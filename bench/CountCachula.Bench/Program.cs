@@ -2,7 +2,6 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Net.Http.Json;
-using System.Text;
 using CountCachula.Bench;
 
 if (args.Length > 0 && args[0] == "--serve-baseline")
@@ -28,6 +27,21 @@ catch (Exception exception) when (exception is ArgumentException or FormatExcept
 }
 
 ThreadPool.SetMinThreads(32, 32);
+if (options.Storm)
+{
+    return await StormRun.RunAsync(options);
+}
+
+if (options.NonReading > 0)
+{
+    return await NonReadingRun.RunAsync(options);
+}
+
+if (options.Tenants > 0)
+{
+    return await TenantsRun.RunAsync(options);
+}
+
 if (options.Hub == "compare")
 {
     // Same connections, events and rate for both; the baseline is cut off E/R + 10 s after publishing starts, since
@@ -57,49 +71,8 @@ if (options.Hub == "compare-floor")
 
 return (await MeasureAsync(options)).ExitCode;
 
-static async Task<RunResult> MeasureAsync(BenchOptions options)
-{
-    var servers = new List<ServerProcess>();
-    string? floorExecutable = null;
-    try
-    {
-        if (options.Hub == "floor" && options.Url is null)
-        {
-            floorExecutable = await FloorHub.CompileAsync();
-            if (floorExecutable is null)
-            {
-                Console.WriteLine("hub=floor skipped: no C compiler (cc) on PATH");
-                return new RunResult(0, double.NaN, double.NaN, double.NaN);
-            }
-
-            servers.Add(await ServerProcess.StartAsync(floorExecutable, [], options.Verbose, TimeSpan.FromSeconds(10), "floor"));
-        }
-        else if (options.Url is null)
-        {
-            var clusterId = "bench-" + Guid.NewGuid().ToString("N")[..8];
-            for (var s = 0; s < options.Silos; s++)
-            {
-                servers.Add(options.Hub == "baseline"
-                    ? await ServerProcess.StartAsync("CountCachula.Bench", [], options.Verbose, TimeSpan.FromSeconds(90), clusterId, firstArgs: ["--serve-baseline"])
-                    : await ServerProcess.StartAsync("CountCachula.WebFrontend", options.ServerArgs, options.Verbose, TimeSpan.FromSeconds(90), clusterId, s == 0 ? null : servers[0].SiloPort));
-            }
-        }
-
-        return await RunAsync(options, servers);
-    }
-    finally
-    {
-        foreach (var server in servers)
-        {
-            await server.DisposeAsync();
-        }
-
-        if (floorExecutable is not null)
-        {
-            FloorHub.Delete(floorExecutable);
-        }
-    }
-}
+static async Task<RunResult> MeasureAsync(BenchOptions options) =>
+    await BenchServers.RunAsync(options, servers => RunAsync(options, servers)) ?? new RunResult(0, double.NaN, double.NaN, double.NaN);
 
 static async Task<RunResult> RunAsync(BenchOptions options, List<ServerProcess> servers)
 {
@@ -144,67 +117,15 @@ static async Task<RunResult> RunAsync(BenchOptions options, List<ServerProcess> 
     var connectTime = connectClock.Elapsed;
     var rssConnected = servers.Sum(s => s.ResidentBytes());
 
-    // Open-loop publisher: event k is sent at start + k/R whatever the previous requests are doing, to silo k mod S.
+    // Open-loop publisher (OpenLoopPublisher): event k is sent at start + k/R, to silo k mod S.
     using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 64 });
-    using var inFlight = new SemaphoreSlim(64);
-    var publishErrors = 0;
 
     // --tag-bytes: extra tags of 200 characters ("pad-i-xxx…") ride along with "bench-k" to make each event bigger.
     var padding = string.Concat(Enumerable.Range(0, options.TagBytes / 200).Select(i => $",\"pad-{i}-{new string('x', 192)}\""));
-
-    async Task<List<Task>> PublishAsync(int count, Func<int, string> tagOf, Action<int>? beforeSend, CancellationToken cutOff = default)
-    {
-        var publishes = new List<Task>(count);
-        var start = Stopwatch.GetTimestamp();
-        for (var k = 0; k < count && !cutOff.IsCancellationRequested; k++)
-        {
-            var due = start + (long)(k / options.Rate * Stopwatch.Frequency);
-            var wait = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), due);
-            if (wait > TimeSpan.FromMilliseconds(2))
-            {
-                await Task.Delay(wait - TimeSpan.FromMilliseconds(1));
-            }
-
-            while (Stopwatch.GetTimestamp() < due)
-            {
-                Thread.SpinWait(20);
-            }
-
-            try
-            {
-                await inFlight.WaitAsync(cutOff);
-            }
-            catch (OperationCanceledException)
-            {
-                break;
-            }
-
-            var number = k;
-            publishes.Add(Task.Run(async () =>
-            {
-                try
-                {
-                    using var content = new StringContent($"{{\"tags\":[\"{tagOf(number)}\"{padding}]}}", Encoding.UTF8, "application/json");
-                    beforeSend?.Invoke(number);
-                    using var response = await http.PostAsync(new Uri(urls[number % silos], "/api/cache/invalidate"), content);
-                    if (!response.IsSuccessStatusCode)
-                    {
-                        Interlocked.Increment(ref publishErrors);
-                    }
-                }
-                catch (HttpRequestException)
-                {
-                    Interlocked.Increment(ref publishErrors);
-                }
-                finally
-                {
-                    inFlight.Release();
-                }
-            }));
-        }
-
-        return publishes;
-    }
+    using var publisher = new OpenLoopPublisher(http, options.Rate, padding);
+    var invalidate = urls.Select(u => new Uri(u, "/api/cache/invalidate")).ToArray();
+    Task<List<Task>> PublishAsync(int count, Func<int, string> tagOf, Action<int>? beforeSend, CancellationToken cutOff = default) =>
+        publisher.PublishAsync(count, k => invalidate[k % silos], tagOf, beforeSend, cutOff);
 
     if (options.Warmup > 0)
     {
@@ -218,26 +139,12 @@ static async Task<RunResult> RunAsync(BenchOptions options, List<ServerProcess> 
     var idleFigures = "";
     if (options.Hold > 0)
     {
-        // After warm-up and a settling wait (most JIT tiering done), nothing is published while the connections are
-        // held: what the server spends now is its idle cost (heartbeats, stream polling, timers) at this many connections.
-        // The warm-up's deliveries to many connections can take a while: settle from when the connections went quiet.
-        for (var lastBytes = -1L; SseLoadConnection.BytesReceived != lastBytes;)
-        {
-            lastBytes = SseLoadConnection.BytesReceived;
-            await Task.Delay(TimeSpan.FromSeconds(2));
-        }
-
-        await Task.Delay(TimeSpan.FromSeconds(options.Settle));
-        var jitBefore = servers.Aggregate(TimeSpan.Zero, (sum, s) => sum + s.JitCpuTime());
-        var idleCpuBefore = servers.Aggregate(TimeSpan.Zero, (sum, s) => sum + s.ProcStatCpuTime());
-        var idleClock = Stopwatch.StartNew();
-        await Task.Delay(TimeSpan.FromSeconds(options.Hold));
-        var idleCpu = servers.Aggregate(TimeSpan.Zero, (sum, s) => sum + s.ProcStatCpuTime()) - idleCpuBefore;
-        var jitSeconds = (servers.Aggregate(TimeSpan.Zero, (sum, s) => sum + s.JitCpuTime()) - jitBefore).TotalSeconds;
-        var idleSeconds = idleClock.Elapsed.TotalSeconds;
-        var idlePercent = (idleCpu.TotalSeconds / idleSeconds * 100).ToString("0.00", CultureInfo.InvariantCulture);
-        var jitPercent = (jitSeconds / idleSeconds * 100).ToString("0.00", CultureInfo.InvariantCulture);
-        var idleRss = (servers.Sum(s => s.ResidentBytes()) / 1024.0 / 1024.0).ToString("0", CultureInfo.InvariantCulture);
+        var idle = await IdleMeter.MeasureAsync(servers, options.Settle, options.Hold);
+        var idleSeconds = idle.Seconds;
+        var idleCpu = idle.Cpu;
+        var idlePercent = idle.Percent.ToString("0.00", CultureInfo.InvariantCulture);
+        var jitPercent = idle.JitPercent.ToString("0.00", CultureInfo.InvariantCulture);
+        var idleRss = (idle.ResidentBytes / 1024.0 / 1024.0).ToString("0", CultureInfo.InvariantCulture);
         var idleFailed = connections.Count(c => c.Failed);
         Console.WriteLine(servers.Count == 0
             ? "idle: no started hub process to measure (--url)"
@@ -332,7 +239,7 @@ static async Task<RunResult> RunAsync(BenchOptions options, List<ServerProcess> 
     Console.WriteLine(
         $"hub={options.Hub} " + (cutOff.IsCancellationRequested ? $"cut_off_after={F(options.MaxSeconds)}s " : "") + (slowCount > 0 ? $"slow_conns={slowCount} " : "") +
         $"connections={options.Connections} events={options.Events} rate={F(options.Rate)}/s expected={expected} delivered={ledger.Delivered} " +
-        $"lost={expected - ledger.Delivered} duplicates={ledger.Duplicates} strays={ledger.Strays} failed_conns={failed} publish_errors={publishErrors} " +
+        $"lost={expected - ledger.Delivered} duplicates={ledger.Duplicates} strays={ledger.Strays} failed_conns={failed} publish_errors={publisher.Errors} " +
         $"p50={F(ledger.Latency.Percentile(50))}ms p99={F(ledger.Latency.Percentile(99))}ms max={F(ledger.Latency.MaxMilliseconds)}ms " +
         $"deliveries/s={deliveriesPerSecond.ToString("0", CultureInfo.InvariantCulture)} connect_time={F(connectTime.TotalSeconds)}s {serverFigures}{idleFigures}{streamFigures}{churn?.Figures()}");
     if (hopsBefore is not null && hopsAfter is not null)

@@ -26,6 +26,12 @@ internal sealed class SseLoadConnection(int index, DeliveryLedger ledger, bool s
 
     public Task Connected => _connected.Task;
 
+    /// <summary>
+    /// The <see cref="System.Diagnostics.Stopwatch"/> timestamp at which <c>event: connected</c> was read (0 before):
+    /// taken on the reading thread, so a storm's last connection is timed without waiting for a continuation to run.
+    /// </summary>
+    public long ConnectedAt { get; private set; }
+
     public bool Failed { get; private set; }
 
     /// <summary>Bytes every connection of this process has read so far (to see when the hub has gone quiet).</summary>
@@ -94,6 +100,13 @@ internal sealed class SseLoadConnection(int index, DeliveryLedger ledger, bool s
             {
                 Interlocked.Add(ref s_bytesReceived, read);
                 Feed(buffer.AsSpan(0, read));
+            }
+
+            // The server ended the stream. Before 'connected' (e.g. a "retry later" answer) that is a failed open, and
+            // whoever waits for Connected must hear so now rather than at its time-out.
+            if (_connected.TrySetException(new IOException("The server ended the stream before 'connected'.")))
+            {
+                Failed = true;
             }
         }
         catch (Exception exception) when (exception is OperationCanceledException or SocketException or IOException)
@@ -218,6 +231,11 @@ internal sealed class SseLoadConnection(int index, DeliveryLedger ledger, bool s
         }
         else if (line.SequenceEqual(s_connectedLine))
         {
+            if (ConnectedAt == 0)
+            {
+                ConnectedAt = System.Diagnostics.Stopwatch.GetTimestamp();
+            }
+
             _connected.TrySetResult();
         }
     }

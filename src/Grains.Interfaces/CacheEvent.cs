@@ -51,6 +51,26 @@ public sealed record CacheEvent
     /// <summary>Per-hop timestamps of a live event (see <see cref="EventHops"/>); null in the history's copy.</summary>
     [Id(12)] internal EventHops? Hops { get; init; }
 
+    /// <summary>
+    /// On a listener's inbox: the sequence of the event this hub activation routed to that listener before this one
+    /// (the greater of that and the newest event whose routing failed), or 0 when it routed none. A listener that has
+    /// not received that event knows it missed one, and reads it from the history before it goes on (see
+    /// <see cref="RouteLinks"/>). Null-equivalent (0) in the history's copy.
+    /// </summary>
+    [Id(13)] internal long PreviousRouted { get; init; }
+
+    /// <summary>What the hub hands its routers with the event, to stamp <see cref="PreviousRouted"/>; never on an inbox.</summary>
+    [Id(14)] internal RouteLinks? Links { get; init; }
+
+    /// <summary>See <see cref="CachePublication.Public"/>: an unscoped hint or custom event that every stream may receive.</summary>
+    [Id(15)] public bool Public { get; init; }
+
+    /// <summary>
+    /// True when only streams granted every tag (<c>*</c>) may receive the event: a hint or custom event with no
+    /// <see cref="ScopeTags"/> that its publisher did not mark <see cref="Public"/>.
+    /// </summary>
+    public bool ForFullGrantsOnly => Kind != CacheEventKind.Invalidate && ScopeTags is null && !Public;
+
     /// <summary>The tags that decide who receives the event, or null when everyone of the tenant does.</summary>
     public IReadOnlyList<string>? AddressTags => Kind == CacheEventKind.Invalidate ? Items : ScopeTags;
 }

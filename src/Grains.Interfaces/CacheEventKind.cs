@@ -10,6 +10,6 @@ public enum CacheEventKind
     /// <summary>These routes are worth fetching ahead of need (<c>event: preload-hint</c>, or <c>preload</c> in JSON format).</summary>
     PreloadHint = 1,
 
-    /// <summary>An application-defined event (<c>event: {name}</c>), the specification's <c>broadcast(name, data)</c>.</summary>
+    /// <summary>An application-defined event (<c>event: {name}</c>), sent with <see cref="ICacheHubGrain.Broadcast"/>.</summary>
     Custom = 2,
 }

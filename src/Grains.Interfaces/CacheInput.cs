@@ -17,9 +17,9 @@ public static class CacheInput
     public const int MaxItemsPerCall = 1000;
 
     /// <summary>
-    /// The field name of preload routes: its entries must start with a single <c>/</c>, so a hint can never send a
-    /// browser to another origin (<c>//evil.example</c>, <c>/\evil.example</c>, <c>https://…</c>) or run script
-    /// (<c>javascript:</c>).
+    /// The field name of preload routes: its entries must start with a single <c>/</c> and hold no control character
+    /// and no leading or trailing space, so a hint can never send a browser to another origin (<c>//evil.example</c>,
+    /// <c>/\evil.example</c>, <c>/&lt;TAB&gt;/evil.example</c>, <c>https://…</c>) or run script (<c>javascript:</c>).
     /// </summary>
     public const string RoutesField = "routes";
 
@@ -125,10 +125,32 @@ public static class CacheInput
         return null;
     }
 
-    private static string? CheckRoute(string route) =>
-        route[0] != '/' || (route.Length > 1 && route[1] is '/' or '\\')
+    /// <summary>
+    /// Checks a route the way a browser's URL parser (WHATWG) will read it against the page's origin: that parser drops
+    /// tabs and newlines anywhere, trims leading and trailing spaces and controls, and reads <c>\</c> as <c>/</c>,
+    /// so <c>"/\t/evil.example"</c>, <c>" //evil.example"</c> and <c>"/\\evil.example"</c> all leave the origin.
+    /// Any control character is refused outright (none belongs in a path), then what remains must start with exactly
+    /// one slash once backslashes are read as slashes.
+    /// </summary>
+    private static string? CheckRoute(string route)
+    {
+        foreach (var c in route)
+        {
+            if (char.IsControl(c))
+            {
+                return "contains a control character (browsers drop tabs and newlines when they resolve a URL, which can change its origin)";
+            }
+        }
+
+        if (route[0] == ' ' || route[^1] == ' ')
+        {
+            return "starts or ends with a space (browsers trim them when they resolve a URL, which can change its origin)";
+        }
+
+        return route[0] != '/' || (route.Length > 1 && route[1] is '/' or '\\')
             ? "must be a relative path starting with a single '/' (absolute URLs, '//host' and schemes such as 'javascript:' are refused)"
             : null;
+    }
 
     /// <summary>Quotes a value for an error message with control characters made visible and its length bounded.</summary>
     private static string Describe(string? item)

@@ -26,6 +26,13 @@ public sealed record CachePublication
     /// <summary>The publisher's key for this publish (see <see cref="IdempotencyKeys"/>), or null.</summary>
     [Id(5)] public string? IdempotencyKey { get; init; }
 
+    /// <summary>
+    /// For hints and custom events without <see cref="ScopeTags"/>: true lets every stream of the tenant receive it.
+    /// Left false, an unscoped event reaches only the streams whose credential was granted every tag (<c>*</c>), so a
+    /// token limited to some tags never sees data nobody addressed to it.
+    /// </summary>
+    [Id(6)] public bool Public { get; init; }
+
     /// <summary>An invalidation of <paramref name="tags"/>.</summary>
     public static CachePublication Invalidate(IReadOnlyList<string> tags, string? idempotencyKey = null) =>
         new() { Kind = CacheEventKind.Invalidate, Items = tags, IdempotencyKey = idempotencyKey };

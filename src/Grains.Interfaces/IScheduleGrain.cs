@@ -7,8 +7,8 @@ namespace CountCachula;
 public interface IScheduleGrain : IGrainWithStringKey
 {
     /// <summary>
-    /// Invalidates <paramref name="tags"/> every <paramref name="period"/> (the specification's time-based
-    /// invalidation). Scheduling a name again replaces it.
+    /// Invalidates <paramref name="tags"/> every <paramref name="period"/>, for data that goes stale with time rather
+    /// than with a write. Scheduling a name again replaces it.
     /// </summary>
     Task ScheduleInvalidation(string name, IReadOnlyList<string> tags, TimeSpan period);
 

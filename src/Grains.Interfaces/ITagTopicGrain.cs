@@ -13,8 +13,11 @@ public interface ITagTopicGrain : IGrainWithStringKey
     /// <summary>Records that <paramref name="listenerId"/> no longer wants <paramref name="tags"/>. Idempotent.</summary>
     Task Unlisten(string listenerId, IReadOnlyList<string> tags);
 
-    /// <summary>Puts <paramref name="cacheEvent"/> on the inbox of every live listener of one of its address tags.</summary>
-    Task Route(CacheEvent cacheEvent);
+    /// <summary>
+    /// Puts <paramref name="cacheEvent"/> on the inbox of every live listener of one of its address tags, and says
+    /// which listeners those were (the hub keeps track, so each listener can tell when it missed one).
+    /// </summary>
+    Task<IReadOnlyList<string>> Route(CacheEvent cacheEvent);
 
     /// <summary>The listeners of <paramref name="tag"/> (diagnostics and tests).</summary>
     Task<IReadOnlyList<string>> ListenersOf(string tag);

@@ -38,6 +38,7 @@ internal sealed partial class CacheHubGrain(
     ILogger<CacheHubGrain> logger) : Grain, ICacheHubGrain
 {
     private readonly DebounceBuffer _debounce = new();
+    private readonly RoutedListeners _links = new();
     private readonly long _epoch = Random.Shared.NextInt64(1, long.MaxValue);
     private HubHistory _history = null!;
     private IdempotencyWindow _keys = null!;
@@ -81,11 +82,20 @@ internal sealed partial class CacheHubGrain(
     /// <inheritdoc />
     public async Task<PublishReceipt> Publish(CachePublication publication)
     {
-        var cacheEvent = Validate(publication);
+        var cacheEvent = Publications.Validate(publication, NewEvent, options.Value.MaxCustomEventBytes);
         using var span = HubTracing.StartPublish(Tenant, cacheEvent.Kind, cacheEvent.Items.Count);
         var key = publication.IdempotencyKey;
-        if (key is not null && _keys.TryGet(key, DateTime.UtcNow, out var original))
+        if (key is not null && _keys.TryGet(key, DateTime.UtcNow, out var original, out var fingerprint))
         {
+            if (fingerprint != IdempotencyWindow.Fingerprint(cacheEvent))
+            {
+                // The same key for another event: dropping it silently would lose that event, repeating it would
+                // break the key's promise. The caller is told, and nothing is published.
+                span?.SetTag(CacheTracing.OutcomeTag, "key-reused");
+                throw new IdempotencyKeyReusedException(
+                    $"The Idempotency-Key '{key}' was accepted for a different publication (event {original}); send a retry exactly as the first request, and a new event with a new key.");
+            }
+
             metrics.Repeated(Tenant);
             span?.SetTag(CacheTracing.OutcomeTag, "repeated").SetTag(CacheTracing.EventIdTag, original);
             return new PublishReceipt(original, Repeated: true);
@@ -93,7 +103,7 @@ internal sealed partial class CacheHubGrain(
 
         if (cacheEvent.Kind == CacheEventKind.Invalidate && _debounceWindow > TimeSpan.Zero && key is null)
         {
-            // The specification's debounced hub: gather tags for one window, then send their union once. A keyed
+            // Debounced: gather tags for one window, then send their union once. A keyed
             // publish is sequenced at once instead, so its key can answer for exactly one event.
             _debounce.Add(cacheEvent.Items);
             _debounceTimer ??= this.RegisterGrainTimer(_ => FlushDebouncedAsync(), new GrainTimerCreationOptions(_debounceWindow, Timeout.InfiniteTimeSpan));
@@ -210,7 +220,7 @@ internal sealed partial class CacheHubGrain(
             metrics.Recorded(sequencedAt, recordedAt);
             if (cacheEvent.IdempotencyKey is { } key)
             {
-                _keys.Add(key, cacheEvent.Sequence, cacheEvent.PublishedAtUtc);
+                _keys.Add(key, cacheEvent);
             }
 
             metrics.Published(cacheEvent);
@@ -254,11 +264,14 @@ internal sealed partial class CacheHubGrain(
 
     /// <summary>
     /// Hands the event to the broadcast grain and to the topic shard of each of its tags, and waits for all of them,
-    /// so the next event cannot overtake it. Failing or slow routing does not fail the publish: it is recorded.
+    /// so the next event cannot overtake it. Failing or slow routing does not fail the publish: it is recorded. The
+    /// event carries what this activation routed to each listener before (<see cref="RouteLinks"/>), and the routers'
+    /// answers say whom it reached, so the next event to each listener names this one as its predecessor.
     /// </summary>
     private async Task RouteAsync(CacheEvent cacheEvent)
     {
-        var routes = new List<Task>(4) { GrainFactory.GetGrain<IBroadcastGrain>(Tenant).Route(cacheEvent) };
+        var routed = cacheEvent with { Links = _links.Snapshot() };
+        var routes = new List<Task<IReadOnlyList<string>>>(4) { GrainFactory.GetGrain<IBroadcastGrain>(Tenant).Route(routed) };
         if (cacheEvent.AddressTags is { } tags)
         {
             var shards = new HashSet<int>();
@@ -266,7 +279,7 @@ internal sealed partial class CacheHubGrain(
             {
                 if (shards.Add(CacheTopics.ShardOf(tag)))
                 {
-                    routes.Add(GrainFactory.GetGrain<ITagTopicGrain>(CacheTopics.TopicKeyFor(Tenant, tag)).Route(cacheEvent));
+                    routes.Add(GrainFactory.GetGrain<ITagTopicGrain>(CacheTopics.TopicKeyFor(Tenant, tag)).Route(routed));
                 }
             }
         }
@@ -280,51 +293,25 @@ internal sealed partial class CacheHubGrain(
             metrics.RouteFailed(Tenant);
             LogRouteFailed(logger, Tenant, cacheEvent.Sequence, exception);
         }
-    }
 
-    private CacheEvent Validate(CachePublication publication)
-    {
-        ArgumentNullException.ThrowIfNull(publication);
-        if (publication.IdempotencyKey is not null && IdempotencyKeys.Check(publication.IdempotencyKey) is { } keyProblem)
+        // A router that failed cannot say whom it reached: the event counts as routed to every listener.
+        var failed = false;
+        foreach (var route in routes)
         {
-            throw new ArgumentException(keyProblem, "idempotencyKey");
+            if (route.IsCompletedSuccessfully)
+            {
+                _links.Routed(route.Result, cacheEvent.Sequence);
+            }
+            else
+            {
+                failed = true;
+            }
         }
 
-        if (publication.ScopeTags is not null)
+        if (failed)
         {
-            CacheInput.ThrowIfInvalid(publication.ScopeTags, "scopeTags");
+            _links.Failed(cacheEvent.Sequence);
         }
-
-        string[] items;
-        switch (publication.Kind)
-        {
-            case CacheEventKind.Invalidate:
-                CacheInput.ThrowIfInvalid(publication.Items, "tags");
-                items = CacheInput.Distinct(publication.Items);
-                break;
-            case CacheEventKind.PreloadHint:
-                CacheInput.ThrowIfInvalid(publication.Items, "routes");
-                items = CacheInput.Distinct(publication.Items);
-                break;
-            case CacheEventKind.Custom:
-                if (CustomEvents.Check(publication.EventName, publication.Data) is { } problem)
-                {
-                    throw new ArgumentException(problem.Message, problem.Key);
-                }
-
-                items = [];
-                break;
-            default:
-                throw new ArgumentException($"Unknown event kind {publication.Kind}.", nameof(publication));
-        }
-
-        return NewEvent(publication.Kind, items) with
-        {
-            ScopeTags = publication.Kind == CacheEventKind.Invalidate || publication.ScopeTags is null ? null : CacheInput.Distinct(publication.ScopeTags),
-            EventName = publication.Kind == CacheEventKind.Custom ? publication.EventName : null,
-            Data = publication.Kind == CacheEventKind.Custom ? publication.Data : null,
-            IdempotencyKey = publication.IdempotencyKey,
-        };
     }
 
     private CacheEvent NewEvent(CacheEventKind kind, string[] items) => new()
@@ -336,16 +323,4 @@ internal sealed partial class CacheHubGrain(
         PublishedAtUtc = DateTime.UtcNow,
         HubEpoch = _epoch,
     };
-
-    [LoggerMessage(Level = LogLevel.Debug, Message = "Tenant {Tenant} publishes event {Sequence} ({Kind}, {Count} items)")]
-    private static partial void LogPublishing(ILogger logger, string tenant, long sequence, CacheEventKind kind, int count);
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Tenant {Tenant}: recording an event failed; the hub deactivates and the publisher is told to retry")]
-    private static partial void LogRecordFailed(ILogger logger, string tenant, Exception exception);
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Tenant {Tenant}: the history moved on without this hub activation (another one is active); event {Sequence} was not issued and this activation deactivates")]
-    private static partial void LogLostSequence(ILogger logger, string tenant, long sequence);
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Tenant {Tenant}: routing event {Sequence} failed or took too long; it is recorded, and listeners recover it from the history")]
-    private static partial void LogRouteFailed(ILogger logger, string tenant, long sequence, Exception exception);
 }

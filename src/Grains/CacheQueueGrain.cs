@@ -1,4 +1,4 @@
-using CountCachula.Queues;
+using CountCachula.Runtime.Queues;
 using Orleans.Concurrency;
 using Orleans.Placement;
 

@@ -53,7 +53,7 @@ internal sealed class HubHistory(IPersistentState<HistoryIndex> state, IGrainFac
 
             foreach (var cacheEvent in events.Where(e => e.IdempotencyKey is not null && nowUtc - e.PublishedAtUtc <= options.IdempotencyWindow))
             {
-                keys.Add(cacheEvent.IdempotencyKey!, cacheEvent.Sequence, cacheEvent.PublishedAtUtc);
+                keys.Add(cacheEvent.IdempotencyKey!, cacheEvent);
             }
 
             if (events.Count > 0 && nowUtc - events[0].PublishedAtUtc > options.IdempotencyWindow)
@@ -111,8 +111,11 @@ internal sealed class HubHistory(IPersistentState<HistoryIndex> state, IGrainFac
     {
         var index = Index;
         var incomplete = new CacheReplay { Complete = false, Events = [], Through = LastSequence };
+        // 0 is the start point of a stream opened before its server knew any event of the tenant: the whole history
+        // covers it as long as nothing was ever trimmed from it (its floor still dates from its creation).
         var covered = afterSequence is { } after
             ? after == LastSequence || (index.Segments.Count > 0 && after >= index.FloorSequence && after <= LastSequence)
+                || (after == 0 && index.FloorAtUtc == index.CreatedAtUtc)
             : since is { } time && time >= (index.Segments.Count == 0 ? index.CreatedAtUtc : index.FloorAtUtc);
         if (!covered)
         {

@@ -1,5 +1,6 @@
 using System.Diagnostics.Metrics;
 using Microsoft.Extensions.Configuration;
+using CountCachula.Runtime.Metrics;
 
 namespace CountCachula.Grains;
 
@@ -11,6 +12,7 @@ public sealed class HubMetrics
     private readonly Counter<long> _repeated;
     private readonly Counter<long> _routeFailures;
     private readonly Histogram<double> _hops;
+    private readonly Counter<long> _declaredFailures;
 
     /// <summary>Creates the instruments on a meter from <paramref name="meterFactory"/>.</summary>
     /// <param name="meterFactory">Where the meter comes from.</param>
@@ -22,10 +24,11 @@ public sealed class HubMetrics
         _published = meter.CreateCounter<long>("countcachula.hub.events.published", description: "Events the hubs accepted, by tenant and kind.");
         _repeated = meter.CreateCounter<long>("countcachula.hub.publishes.repeated", description: "Publishes answered from the idempotency window instead of being published again.");
         _hops = HopDurations.Create(meter);
+        _declaredFailures = meter.CreateCounter<long>("countcachula.declared.publish.failures", description: "Invalidations declared on grain methods ([InvalidatesCacheTags]) whose publish failed after the call succeeded (logged as warnings).");
         _routeFailures = meter.CreateCounter<long>("countcachula.hub.route.failures", description: "Recorded events whose routing to the topic grains failed or timed out (listeners recover them from the history).");
     }
 
-    /// <summary>Records a zero per kind (and for repeats and route failures) for <paramref name="tenant"/>, so the counters are on <c>/metrics</c> from start.</summary>
+    /// <summary>Records a zero per kind (and for repeats, route failures and declared-publish failures) for <paramref name="tenant"/>, so the counters are on <c>/metrics</c> from start.</summary>
     public void ReportZeros(string tenant)
     {
         foreach (var kind in (string[])["invalidate", "preload-hint", "custom"])
@@ -35,6 +38,7 @@ public sealed class HubMetrics
 
         _repeated.Add(0, new KeyValuePair<string, object?>("tenant", _tenants.For(tenant)));
         _routeFailures.Add(0, new KeyValuePair<string, object?>("tenant", _tenants.For(tenant)));
+        _declaredFailures.Add(0, new KeyValuePair<string, object?>("tenant", _tenants.For(tenant)));
     }
 
     internal void Published(CacheEvent cacheEvent) => _published.Add(
@@ -52,6 +56,8 @@ public sealed class HubMetrics
     /// <summary>The <c>record</c> hop of one event: sequenced → the history accepted it (the route runs alongside).</summary>
     internal void Recorded(long sequencedTicks, long recordedTicks) =>
         _hops.RecordHop("record", Math.Max(0, recordedTicks - sequencedTicks) / (double)TimeSpan.TicksPerMillisecond);
+
+    internal void DeclaredPublishFailed(string tenant) => _declaredFailures.Add(1, new KeyValuePair<string, object?>("tenant", _tenants.For(tenant)));
 
     internal void RouteFailed(string tenant) => _routeFailures.Add(1, new KeyValuePair<string, object?>("tenant", _tenants.For(tenant)));
 }

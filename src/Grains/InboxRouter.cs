@@ -14,19 +14,22 @@ internal sealed partial class InboxRouter(IStreamProvider streams, IClusterMembe
     public bool IsDead(string listenerId) =>
         CacheListeners.SiloOf(listenerId) is { } silo && membership.CurrentSnapshot.GetSiloStatus(silo) == SiloStatus.Dead;
 
-    /// <summary>Puts <paramref name="cacheEvent"/> on the inbox of each of <paramref name="listenerIds"/>, all at once.</summary>
-    public Task SendAsync(CacheEvent cacheEvent, IReadOnlyCollection<string> listenerIds)
+    /// <summary>
+    /// Puts <paramref name="cacheEvent"/> on the inbox of each of <paramref name="listenerIds"/>, all at once, each copy
+    /// naming the event the hub routed to that listener before (<see cref="CacheEvent.PreviousRouted"/>).
+    /// </summary>
+    /// <returns>The listeners it was put on, once all of them have it; throws when any could not take it.</returns>
+    public async Task<IReadOnlyList<string>> SendAsync(CacheEvent cacheEvent, IReadOnlyCollection<string> listenerIds)
     {
         if (listenerIds.Count == 0)
         {
-            return Task.CompletedTask;
+            return [];
         }
 
-        if (cacheEvent.Hops is { } hops)
-        {
-            cacheEvent = cacheEvent with { Hops = hops with { HandedTicks = DateTime.UtcNow.Ticks } };
-        }
-
+        var links = cacheEvent.Links;
+        cacheEvent = cacheEvent.Hops is { } hops
+            ? cacheEvent with { Links = null, Hops = hops with { HandedTicks = DateTime.UtcNow.Ticks } }
+            : cacheEvent with { Links = null };
         var sends = new List<Task>(listenerIds.Count);
         foreach (var listenerId in listenerIds)
         {
@@ -35,10 +38,12 @@ internal sealed partial class InboxRouter(IStreamProvider streams, IClusterMembe
                 _inboxes[listenerId] = inbox = streams.GetStream<CacheEvent>(CacheStreams.Inbox(tenant, listenerId));
             }
 
-            sends.Add(SendOneAsync(inbox, cacheEvent, listenerId));
+            var copy = links is null ? cacheEvent : cacheEvent with { PreviousRouted = links.PreviousFor(listenerId) };
+            sends.Add(SendOneAsync(inbox, copy, listenerId));
         }
 
-        return Task.WhenAll(sends);
+        await Task.WhenAll(sends);
+        return [.. listenerIds];
     }
 
     /// <summary>
@@ -80,6 +85,6 @@ internal sealed partial class InboxRouter(IStreamProvider streams, IClusterMembe
         }
     }
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Tenant {Tenant}: event {Sequence} could not be put on the inbox of {Listener}")]
+    [LoggerMessage(EventId = 3080, Level = LogLevel.Warning, Message = "Tenant {Tenant}: event {Sequence} could not be put on the inbox of {Listener}")]
     private static partial void LogSendFailed(ILogger logger, string tenant, long sequence, string listener, Exception exception);
 }

@@ -14,9 +14,20 @@ internal sealed class ListenerTable(TimeSpan lease)
     /// <summary>True when nobody listens for anything.</summary>
     public bool IsEmpty => _byKey.Count == 0;
 
-    /// <summary>Adds <paramref name="listenerId"/> to each of <paramref name="keys"/>, and renews its lease.</summary>
-    public void Add(string listenerId, IEnumerable<string> keys)
+    /// <summary>Adds each of <paramref name="listenerIds"/> to <paramref name="key"/> (with a fresh lease where one applies).</summary>
+    public void Add(IEnumerable<string> listenerIds, string key)
     {
+        foreach (var listenerId in listenerIds)
+        {
+            Add(listenerId, [key]);
+        }
+    }
+
+    /// <summary>Adds <paramref name="listenerId"/> to each of <paramref name="keys"/>, and renews its lease.</summary>
+    /// <returns>True when it was not yet listed for one of them.</returns>
+    public bool Add(string listenerId, IEnumerable<string> keys)
+    {
+        var added = false;
         if (!listenerId.StartsWith(CacheListeners.SiloPrefix, StringComparison.Ordinal))
         {
             _leases[listenerId] = DateTime.UtcNow + lease;
@@ -32,17 +43,23 @@ internal sealed class ListenerTable(TimeSpan lease)
             if (listeners.Add(listenerId))
             {
                 _keysPerListener[listenerId] = _keysPerListener.GetValueOrDefault(listenerId) + 1;
+                added = true;
             }
         }
+
+        return added;
     }
 
     /// <summary>Removes <paramref name="listenerId"/> from each of <paramref name="keys"/>.</summary>
-    public void Remove(string listenerId, IEnumerable<string> keys)
+    /// <returns>True when it was listed for one of them.</returns>
+    public bool Remove(string listenerId, IEnumerable<string> keys)
     {
+        var removed = false;
         foreach (var key in keys)
         {
             if (_byKey.TryGetValue(key, out var listeners) && listeners.Remove(listenerId))
             {
+                removed = true;
                 if (listeners.Count == 0)
                 {
                     _byKey.Remove(key);
@@ -55,6 +72,8 @@ internal sealed class ListenerTable(TimeSpan lease)
                 }
             }
         }
+
+        return removed;
     }
 
     /// <summary>The listeners of <paramref name="key"/>, or null.</summary>

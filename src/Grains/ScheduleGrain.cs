@@ -73,6 +73,6 @@ internal sealed partial class ScheduleGrain(
         }
     }
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Tenant {Tenant} invalidates schedule {Name} every {Period}")]
+    [LoggerMessage(EventId = 3100, Level = LogLevel.Information, Message = "Tenant {Tenant} invalidates schedule {Name} every {Period}")]
     private static partial void LogScheduled(ILogger logger, string tenant, string name, TimeSpan period);
 }

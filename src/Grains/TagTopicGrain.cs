@@ -41,7 +41,7 @@ internal sealed class TagTopicGrain(
     }
 
     /// <inheritdoc />
-    public Task Route(CacheEvent cacheEvent)
+    public Task<IReadOnlyList<string>> Route(CacheEvent cacheEvent)
     {
         var router = Router();
         if (router.PruneDead(_table))
@@ -52,7 +52,7 @@ internal sealed class TagTopicGrain(
         var address = cacheEvent.AddressTags;
         if (address is null || _table.IsEmpty)
         {
-            return Task.CompletedTask;
+            return Task.FromResult<IReadOnlyList<string>>([]);
         }
 
         HashSet<string>? recipients = null;
@@ -64,7 +64,7 @@ internal sealed class TagTopicGrain(
             }
         }
 
-        return recipients is null ? Task.CompletedTask : router.SendAsync(cacheEvent, recipients);
+        return recipients is null ? Task.FromResult<IReadOnlyList<string>>([]) : router.SendAsync(cacheEvent, recipients);
     }
 
     /// <inheritdoc />

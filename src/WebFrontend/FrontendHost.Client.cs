@@ -1,7 +1,6 @@
 using System.Net;
 using CountCachula.WebFrontend.Hosting;
 using Orleans.Hosting;
-using CountCachula.AspNetCore.Hosting;
 
 namespace CountCachula.WebFrontend;
 
@@ -29,8 +28,9 @@ public static partial class FrontendHost
         configuration.GetValue("Orleans:Mode", "Silo")!.Equals("Client", StringComparison.OrdinalIgnoreCase);
 
     /// <summary>
-    /// Connects to the hub cluster as a client and reads its streams from there. The gateways come from
-    /// <c>Orleans:Membership=Redis</c> (the cluster's own membership table at <c>Orleans:Redis</c>), else from
+    /// Connects to the hub cluster as a client and reads its streams from there. The gateways come from Orleans'
+    /// own <c>Orleans:Clustering</c> section when it names a provider (as an Aspire AppHost's <c>AsClient</c> does),
+    /// else from <c>Orleans:Membership=Redis</c> (the cluster's own membership table at <c>Orleans:Redis</c>), else from
     /// <c>Orleans:Gateways</c> (<c>host:port</c> list, comma-separated), else the local silo's
     /// <c>Orleans:GatewayPort</c> (30000).
     /// </summary>
@@ -42,7 +42,12 @@ public static partial class FrontendHost
         {
             var membership = orleans.GetValue("Membership", "Localhost")!;
             var gateways = orleans.GetValue("Gateways", "")!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-            if (membership.Equals("Redis", StringComparison.OrdinalIgnoreCase))
+            if (OrleansConfiguresClustering(orleans))
+            {
+                // Orleans has set up the provider (an Aspire AppHost's AsClient), ClusterId and ServiceId included.
+                UseConfiguredRedis(client.Services, builder.Configuration, orleans);
+            }
+            else if (membership.Equals("Redis", StringComparison.OrdinalIgnoreCase))
             {
                 var redis = orleans["Redis"];
                 if (string.IsNullOrWhiteSpace(redis))

@@ -1,14 +1,14 @@
 using System.Net;
 using CountCachula.WebFrontend.Dashboard;
 using CountCachula.WebFrontend.Hosting;
+using CountCachula.AspNetCore;
+using CountCachula.AspNetCore.Diagnostics;
+using CountCachula.AspNetCore.Hosting;
 using CountCachula.AspNetCore.Security;
-using CountCachula.AspNetCore.Streaming;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Orleans.Dashboard;
 using Orleans.Hosting;
 using CountCachula.WebFrontend.Sample;
-using CountCachula.AspNetCore.Hosting;
-using CountCachula.AspNetCore.Dashboard;
 
 namespace CountCachula.WebFrontend;
 
@@ -26,7 +26,21 @@ public static partial class FrontendHost
         RaiseThreadPoolMinimum();
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = DefaultContentRoot(args) });
         var orleans = builder.Configuration.GetSection("Orleans");
-        builder.WebHost.UseSockets(sockets => sockets.UnsafePreferInlineScheduling = builder.Configuration.GetValue("Kestrel:InlineScheduling", true));
+
+        // Orleans' own errors about a peer that is stopping or has left are retried by Orleans: written as warnings.
+        RetriedClusterErrors.Register(builder.Services);
+        builder.WebHost.UseSockets(sockets =>
+        {
+            sockets.UnsafePreferInlineScheduling = builder.Configuration.GetValue("Kestrel:InlineScheduling", true);
+
+            // A connection the process has not accepted yet waits in the kernel's accept queue, and a SYN that finds
+            // it full is dropped (the client retries after 1 s). Kestrel asks for 512 places; ask for as many as the
+            // kernel allows (it caps the backlog at net.core.somaxconn), and see BurstAcceptTransportFactory.
+            sockets.Backlog = builder.Configuration.GetValue("Kestrel:Backlog", 65535);
+        });
+
+        // Registered after UseSockets, so Kestrel binds TCP endpoints with it where it can (Linux).
+        builder.Services.AddSingleton<Microsoft.AspNetCore.Connections.IConnectionListenerFactory, BurstAcceptTransportFactory>();
         UseSiloOrClient(builder, orleans, silo =>
         {
             ConfigureClustering(silo, orleans);
@@ -42,14 +56,18 @@ public static partial class FrontendHost
                 silo.AddDashboard();
             }
 
-            silo.AddCountCachula(hub =>
-            {
-                orleans.GetSection("Streams").Bind(hub);
-                builder.Configuration.GetSection("CountCachula:Hub").Bind(hub);
-            });
+            // Declared dead (after a freeze): stop like a deploy does, not with a FailFast that cuts every stream.
+            silo.Services.AddSingleton<IFatalErrorHandler, StopOnFatalError>();
+
+            // CountCachula:Hub is bound by AddCountCachula itself; Orleans:Streams holds the stream settings of this host.
+            silo.AddCountCachula(hub => orleans.GetSection("Streams").Bind(hub));
         });
 
         builder.Services.AddCountCachula();
+        builder.Services.AddCountCachulaAuthentication();
+        builder.Services.AddCountCachulaDashboard();
+        builder.Services.AddProblemDetails();
+        builder.Services.AddHealthChecks().AddCountCachula();
         builder.Services.AddOpenApi();
         builder.AddCountCachulaTelemetry();
         builder.Services.AddSingleton<ItemStore>();
@@ -70,10 +88,12 @@ public static partial class FrontendHost
         // After authorization, so a cached copy is only ever served to a caller the endpoint's policy admits.
         app.UseOutputCache();
         var settings = app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<CountCachulaOptions>>().Value;
-        if (settings.Samples.Enabled == true)
+        var samples = app.Configuration.GetSection(SamplesOptions.SectionName).Get<SamplesOptions>() ?? new();
+        if (samples.EnabledIn(app.Environment))
         {
             app.MapDemoPage();
             app.MapSampleItems().RequireCors(CountCachulaCors.PolicyName);
+            app.MapSampleOrders().RequireCors(CountCachulaCors.PolicyName);
         }
 
         app.MapCacheEvents().RequireCors(CountCachulaCors.PolicyName);
@@ -108,6 +128,12 @@ public static partial class FrontendHost
         }
 
         app.Lifetime.ApplicationStarted.Register(() => LogAuth(app));
+        if (!string.IsNullOrEmpty(app.Configuration[SampleOrders.CrashHook]))
+        {
+            app.Logger.LogWarning("{Hook} is set: a sample order whose key starts with '{Prefix}' kills this process after its outbox write. A crash-test hook; never set it elsewhere.",
+                SampleOrders.CrashHook, app.Configuration[SampleOrders.CrashHook]);
+        }
+
         app.Lifetime.ApplicationStarted.Register(() => ReportZeroMetrics(app));
         return app;
     }
@@ -135,12 +161,12 @@ public static partial class FrontendHost
         {
             // Expected on a developer's machine, so not a warning: a normal start should print none.
             logger.LogInformation(
-                "Authentication is off (the Development environment needs no set-up): anyone who reaches this server may subscribe, and publish from this host. Set CountCachula:Auth:Enabled=true and CountCachula:Auth:SigningKey to require credentials.");
+                "Authentication is off (the Development environment needs no set-up): anyone who reaches this server may subscribe, and publish from this host. Set CountCachula:Auth:Enabled=true and CountCachula:Auth:SigningKey (or CountCachula:Auth:Authority, an OpenID Connect provider) to require credentials.");
         }
         else
         {
             logger.LogWarning(
-                "Authentication is off (CountCachula:Auth:Enabled=false): anyone who reaches this server may subscribe, and publish from this host. Set CountCachula:Auth:Enabled=true and CountCachula:Auth:SigningKey to require credentials.");
+                "Authentication is off (CountCachula:Auth:Enabled=false): anyone who reaches this server may subscribe, and publish from this host. Set CountCachula:Auth:Enabled=true and CountCachula:Auth:SigningKey (or CountCachula:Auth:Authority, an OpenID Connect provider) to require credentials.");
         }
     }
 
@@ -152,18 +178,19 @@ public static partial class FrontendHost
         builder.Configuration.GetValue("Orleans:Dashboard", builder.Environment.IsDevelopment()) && !IsClientMode(builder.Configuration);
 
     /// <summary>
-    /// <c>Orleans:Membership</c> chooses how silos find each other (not <c>Orleans:Clustering</c>, which Orleans reads itself): <c>Localhost</c> (the default, for <c>dotnet run</c>
+    /// <c>Orleans:Membership</c> chooses how silos find each other: <c>Localhost</c> (the default, for <c>dotnet run</c>
     /// and tests in one process) or <c>Redis</c> (a real cluster: membership, grain storage and reminders in the Redis
-    /// at <c>Orleans:Redis</c>).
+    /// at <c>Orleans:Redis</c>). When <c>Orleans:Clustering</c> names a provider (as an Aspire AppHost does), Orleans
+    /// sets up membership from it instead, and a Redis one also holds the grain storage and reminders.
     /// </summary>
     private static void ConfigureClustering(ISiloBuilder silo, IConfigurationSection orleans)
     {
-        var siloPort = orleans.GetValue("SiloPort", 11111);
-        var gatewayPort = orleans.GetValue("GatewayPort", 30000);
+        var siloPort = OrleansPort(orleans, "SiloPort", 11111);
+        var gatewayPort = OrleansPort(orleans, "GatewayPort", 30000);
         var serviceId = orleans.GetValue("ServiceId", "countcachula")!;
         var clusterId = orleans.GetValue("ClusterId", "countcachula-dev")!;
-        var clustering = orleans.GetValue("Membership", "Localhost")!;
-        ConfigureStreamRetries(silo);
+        var configured = OrleansConfiguresClustering(orleans);
+        var clustering = configured ? "Redis" : orleans.GetValue("Membership", "Localhost")!;
         if (clustering.Equals("Localhost", StringComparison.OrdinalIgnoreCase))
         {
             var primaryPort = orleans.GetValue<int?>("PrimarySiloPort");
@@ -181,8 +208,8 @@ public static partial class FrontendHost
             throw new InvalidOperationException($"Orleans:Membership is '{clustering}'; use 'Localhost' or 'Redis'.");
         }
 
-        var redis = orleans["Redis"];
-        if (string.IsNullOrWhiteSpace(redis))
+        var redis = configured ? UseConfiguredRedis(silo.Services, silo.Configuration, orleans) : orleans["Redis"];
+        if (!configured && string.IsNullOrWhiteSpace(redis))
         {
             throw new InvalidOperationException("Orleans:Membership is 'Redis' but Orleans:Redis (a StackExchange.Redis connection string such as 'redis:6379') is not set.");
         }
@@ -193,10 +220,23 @@ public static partial class FrontendHost
             o.ServiceId = serviceId;
             o.ClusterId = clusterId;
         });
-        silo.ConfigureEndpoints(advertised, siloPort, gatewayPort, listenOnAnyHostAddress: true);
+
+        // A cluster that Orleans' configuration describes (an Aspire AppHost's, on one machine) listens only where it
+        // advertises when that is loopback.
+        silo.ConfigureEndpoints(advertised, siloPort, gatewayPort, listenOnAnyHostAddress: !configured || !IPAddress.IsLoopback(advertised));
 
         ConfigureFailover(silo, orleans);
-        silo.UseRedisClustering(redis);
+        if (redis is null)
+        {
+            // Another Orleans clustering provider: grain storage and reminders keep the hub's in-memory defaults.
+            return;
+        }
+
+        if (!configured)
+        {
+            silo.UseRedisClustering(redis);
+        }
+
         var redisOptions = StackExchange.Redis.ConfigurationOptions.Parse(redis);
         silo.Services.AddRedisGrainStorage(CacheTopics.Storage, o => o.ConfigurationOptions = redisOptions);
         silo.Services.AddRedisGrainStorage("PubSubStore", o => o.ConfigurationOptions = redisOptions);
@@ -216,7 +256,9 @@ public static partial class FrontendHost
 
     /// <summary>
     /// How fast a killed silo is declared dead, which is when its grains (a tenant's hub among them) can be activated
-    /// again elsewhere and calls waiting on it fail instead of hanging. docs/operations.md says what each value costs.
+    /// again elsewhere and calls waiting on it fail instead of hanging: membership probing is the cluster's choice, not
+    /// the hub package's (it warns at start when a real cluster leaves it at Orleans' defaults). The stream retries and
+    /// the response timeout come with <c>AddCountCachula</c>. docs/operations.md says what each value costs.
     /// <c>Orleans:Probing</c> overrides any <see cref="Orleans.Configuration.ClusterMembershipOptions"/> and
     /// <c>Orleans:Messaging</c> any <see cref="Orleans.Configuration.SiloMessagingOptions"/>.
     /// </summary>
@@ -237,24 +279,8 @@ public static partial class FrontendHost
             o.IAmAliveTablePublishTimeout = TimeSpan.FromSeconds(10);
             orleans.GetSection("Probing").Bind(o);
         });
-        silo.Configure<Orleans.Configuration.SiloMessagingOptions>(o =>
-        {
-            // Calls waiting on a silo that died are failed when it is declared dead; this bounds every other call that
-            // never gets an answer, so a publish or a connect waits at most 10 s for the cluster, not 30 s.
-            o.ResponseTimeout = TimeSpan.FromSeconds(10);
-            orleans.GetSection("Messaging").Bind(o);
-        });
-    }
-
-    /// <summary>
-    /// The pulling agents of the cache-event streams retry a failed queue read or delivery after 100 ms, doubling to
-    /// at most 1 s, instead of Orleans' 10–20 s (see <see cref="StreamFailoverBackoff"/>).
-    /// </summary>
-    private static void ConfigureStreamRetries(ISiloBuilder silo)
-    {
-        var backoff = new StreamFailoverBackoff(TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(1));
-        silo.Services.AddKeyedSingleton<Orleans.Runtime.Providers.IQueueReaderBackoffProvider>(CacheTopics.StreamProvider, backoff);
-        silo.Services.AddKeyedSingleton<Orleans.Runtime.Providers.IMessageDeliveryBackoffProvider>(CacheTopics.StreamProvider, backoff);
+        // AddCountCachula bounds unanswered calls at 10 s; any SiloMessagingOptions can still be set here.
+        silo.Configure<Orleans.Configuration.SiloMessagingOptions>(o => orleans.GetSection("Messaging").Bind(o));
     }
 
     /// <summary>

@@ -1,7 +1,6 @@
 using CountCachula.WebFrontend;
 using CountCachula.WebFrontend.Hosting;
 using Microsoft.Extensions.Options;
-using CountCachula.AspNetCore.Hosting;
 
 // `CountCachula.WebFrontend mint-token --tenant acme --tags "user:* posts:*" [--publish] [--admin] [--minutes 60]`
 // prints a token signed with CountCachula:Auth:SigningKey (from configuration or --key), and nothing else, on stdout.
@@ -26,10 +25,20 @@ try
     // Validated here rather than inside Run so that bad settings are one line on stderr: inside Run the host logs the
     // exception with its stack and the runtime then prints it again as unhandled.
     app.Services.GetRequiredService<IStartupValidator>().Validate();
+
+    // A port another program holds would otherwise fail the start with Kestrel's or Orleans' stack traces.
+    if (FrontendHost.PortsInUse(app.Configuration) is { } taken)
+    {
+        Console.Error.WriteLine($"CountCachula did not start: {taken}");
+        return 2;
+    }
 }
-catch (Exception e) when (e is OptionsValidationException or InvalidOperationException)
+catch (Exception e) when (e is OptionsValidationException or InvalidOperationException
+    || (e is AggregateException all && all.InnerExceptions.All(i => i is OptionsValidationException)))
 {
-    Console.Error.WriteLine($"CountCachula did not start: {e.Message}");
+    // Several sections refused at once (no signing key and no cluster TLS, say) arrive together: still one line.
+    var message = e is AggregateException several ? string.Join("; ", several.InnerExceptions.Select(i => i.Message)) : e.Message;
+    Console.Error.WriteLine($"CountCachula did not start: {message}");
     return 2;
 }
 

@@ -1,4 +1,3 @@
-using CountCachula.AspNetCore.Hosting;
 using Microsoft.AspNetCore.OutputCaching;
 
 namespace CountCachula.AspNetCore.CacheTags;

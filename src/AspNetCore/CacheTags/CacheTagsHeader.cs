@@ -1,3 +1,4 @@
+using CountCachula.AspNetCore.Sse;
 namespace CountCachula.AspNetCore.CacheTags;
 
 /// <summary>
@@ -17,7 +18,7 @@ internal static class CacheTagsHeader
     /// </summary>
     public static string Format(IReadOnlyList<string> tags, bool includeAll)
     {
-        var parts = tags.Select(Streaming.SseFrame.EncodeTag).ToList();
+        var parts = tags.Select(SseFrame.EncodeTag).ToList();
         if (includeAll && !parts.Contains("*"))
         {
             parts.Add("*");

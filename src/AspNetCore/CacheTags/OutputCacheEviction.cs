@@ -1,9 +1,7 @@
 using System.Collections.Concurrent;
-using CountCachula.AspNetCore.Hosting;
 using CountCachula.AspNetCore.Interests;
 using CountCachula.AspNetCore.Streaming;
 using Microsoft.AspNetCore.OutputCaching;
-using Microsoft.Extensions.Options;
 
 namespace CountCachula.AspNetCore.CacheTags;
 
@@ -18,7 +16,7 @@ namespace CountCachula.AspNetCore.CacheTags;
 /// listens, that tenant's responses are served but not stored. A response that was being made while one of its
 /// tenant's invalidations arrived is not stored either: it may hold the data the invalidation made stale.
 /// </remarks>
-public sealed partial class OutputCacheEviction(IServiceProvider services, IOptions<CountCachulaOptions> options, ILogger<OutputCacheEviction> logger)
+public sealed partial class OutputCacheEviction
 {
     /// <summary>The most tenants a silo listens to for eviction; responses of further tenants are not stored.</summary>
     public const int MaxTenants = 1000;
@@ -26,57 +24,28 @@ public sealed partial class OutputCacheEviction(IServiceProvider services, IOpti
     /// <summary>How long delivery waits for a store whose eviction does not finish at once (a remote store).</summary>
     public static readonly TimeSpan StoreTimeout = TimeSpan.FromSeconds(5);
 
-    private readonly ConcurrentDictionary<string, Listening> _tenants = new(StringComparer.Ordinal);
-    private IOutputCacheStore? _store;
-    private bool _storeResolved;
-    private long _generation;
-    private TaskCompletionSource _evicted = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly OutputCacheEvictor _evictor;
+    private readonly TopicSubscriptions _subscriptions;
+    private readonly ILogger<OutputCacheEviction> _logger;
+
+    internal OutputCacheEviction(OutputCacheEvictor evictor, TopicSubscriptions subscriptions, ILogger<OutputCacheEviction> logger)
+    {
+        _evictor = evictor;
+        _subscriptions = subscriptions;
+        _logger = logger;
+    }
 
     /// <summary>Whether eviction is on.</summary>
-    public bool Enabled => options.Value.EvictOutputCache;
+    public bool Enabled => _evictor.Enabled;
 
     /// <summary>The sequence of the newest invalidation of <paramref name="tenant"/> this silo evicted for; 0 for none.</summary>
-    public long LastEvicted(string tenant) => _tenants.TryGetValue(tenant, out var t) ? Interlocked.Read(ref t.LastSequence) : 0;
+    internal long LastEvicted(string tenant) => _evictor.Tenants.TryGetValue(tenant, out var t) ? Interlocked.Read(ref t.LastSequence) : 0;
 
     /// <summary>Completes at the next eviction on this silo: lets tests and diagnostics wait instead of polling.</summary>
-    public Task WhenEvicted() => Volatile.Read(ref _evicted).Task;
+    internal Task WhenEvicted() => _evictor.WhenEvicted();
 
     /// <summary>Completes once this silo receives every event of <paramref name="tenant"/> (after its first tagged response).</summary>
-    public Task WhenListening(string tenant) => Listen(tenant)?.Ready ?? Task.CompletedTask;
-
-    /// <summary>
-    /// Evicts the entries of an invalidation's tags, and returns once the store has (the dispatcher queues the
-    /// browsers' frames after this). A <c>*</c>, or a tag ending in <c>*</c>, evicts all the tenant's tagged entries.
-    /// </summary>
-    public void BeforeDispatch(CacheEvent cacheEvent)
-    {
-        if (cacheEvent.Kind != CacheEventKind.Invalidate || Evict(cacheEvent.Tenant, cacheEvent.Items) is not { } state)
-        {
-            return;
-        }
-
-        foreach (var (tag, eviction) in state.Pending)
-        {
-            if (!eviction.IsCompletedSuccessfully)
-            {
-                Wait(eviction, tag);
-            }
-        }
-
-        // The newest, not the latest: a recovered event can be older than one dispatched before it.
-        for (var last = Interlocked.Read(ref state.Listening.LastSequence); cacheEvent.Sequence > last;)
-        {
-            var seen = Interlocked.CompareExchange(ref state.Listening.LastSequence, cacheEvent.Sequence, last);
-            if (seen == last)
-            {
-                break;
-            }
-
-            last = seen;
-        }
-
-        Interlocked.Exchange(ref _evicted, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
-    }
+    internal Task WhenListening(string tenant) => Listen(tenant)?.Ready ?? Task.CompletedTask;
 
     /// <summary>
     /// Evicts this silo's entries for <paramref name="tags"/> of <paramref name="tenant"/> now. Call it after publishing
@@ -85,33 +54,13 @@ public sealed partial class OutputCacheEviction(IServiceProvider services, IOpti
     /// </summary>
     public async ValueTask EvictAsync(string tenant, params IReadOnlyList<string> tags)
     {
-        if (Evict(tenant, tags) is { } state)
+        if (_evictor.Evict(tenant, tags) is { } state)
         {
             foreach (var (_, eviction) in state.Pending)
             {
                 await eviction;
             }
         }
-    }
-
-    private (Listening Listening, List<(string Tag, ValueTask Eviction)> Pending)? Evict(string tenant, IReadOnlyList<string> items)
-    {
-        // A tenant this silo never tagged a response for has nothing here to evict (and must not grow the table).
-        if (!Enabled || !_tenants.TryGetValue(tenant, out var state) || Store() is not { } store)
-        {
-            return null;
-        }
-
-        // First the generation, then the eviction: a response made meanwhile sees the change and is not stored.
-        Volatile.Write(ref state.Generation, Interlocked.Increment(ref _generation));
-        IEnumerable<string> tags = items.Any(t => t.EndsWith('*')) ? [OutputCacheTags.AllOf(tenant)] : items.Select(t => OutputCacheTags.For(tenant, t));
-        var pending = new List<(string, ValueTask)>();
-        foreach (var tag in tags)
-        {
-            pending.Add((tag, store.EvictByTagAsync(tag, CancellationToken.None)));
-        }
-
-        return (state, pending);
     }
 
     /// <summary>Called for the first tag of <paramref name="tenant"/> on an output-cached response.</summary>
@@ -130,7 +79,7 @@ public sealed partial class OutputCacheEviction(IServiceProvider services, IOpti
             return;
         }
 
-        var started = Interlocked.Read(ref _generation);
+        var started = _evictor.Generation;
         context.Response.OnStarting(() =>
         {
             // The last moment before the entry is stored that this code sees: if an invalidation of the tenant arrived
@@ -144,25 +93,25 @@ public sealed partial class OutputCacheEviction(IServiceProvider services, IOpti
         });
     }
 
-    private Listening? Listen(string tenant)
+    private OutputCacheEvictor.Listening? Listen(string tenant)
     {
         if (!Enabled)
         {
             return null;
         }
 
-        if (_tenants.TryGetValue(tenant, out var known) && known.Started)
+        if (_evictor.Tenants.TryGetValue(tenant, out var known) && known.Started)
         {
             return known;
         }
 
-        if (!_tenants.ContainsKey(tenant) && _tenants.Count >= MaxTenants)
+        if (!_evictor.Tenants.ContainsKey(tenant) && _evictor.Tenants.Count >= MaxTenants)
         {
-            LogTooManyTenants(logger, tenant, MaxTenants);
+            LogTooManyTenants(_logger, tenant, MaxTenants);
             return null;
         }
 
-        var state = _tenants.GetOrAdd(tenant, static _ => new Listening());
+        var state = _evictor.Tenants.GetOrAdd(tenant, static _ => new OutputCacheEvictor.Listening());
         lock (state)
         {
             if (!state.Started)
@@ -175,17 +124,17 @@ public sealed partial class OutputCacheEviction(IServiceProvider services, IOpti
         return state;
     }
 
-    private async Task ListenAsync(string tenant, Listening state)
+    private async Task ListenAsync(string tenant, OutputCacheEvictor.Listening state)
     {
         try
         {
             // Held for the silo's lifetime: entries of this tenant may sit in the cache until they expire.
-            await services.GetRequiredService<TopicSubscriptions>().AcquireAsync(tenant, [Interest.All], CancellationToken.None);
+            await _subscriptions.AcquireAsync(tenant, [Interest.All], CancellationToken.None);
             state.Complete();
         }
         catch (Exception exception)
         {
-            LogListenFailed(logger, tenant, exception);
+            LogListenFailed(_logger, tenant, exception);
             lock (state)
             {
                 state.Started = false;
@@ -194,69 +143,9 @@ public sealed partial class OutputCacheEviction(IServiceProvider services, IOpti
         }
     }
 
-    private void Wait(ValueTask eviction, string tag)
-    {
-        // Dispatch is synchronous and ordered: events are queued to browsers only after this returns, so a store that
-        // answers later (a remote one) is waited for, up to StoreTimeout; past that the browsers are told anyway,
-        // because a browser never told is stale for longer than one served a late-evicted copy.
-        try
-        {
-            if (!eviction.AsTask().Wait(StoreTimeout))
-            {
-                LogSlowStore(logger, tag, StoreTimeout);
-            }
-        }
-        catch (Exception exception)
-        {
-            LogEvictFailed(logger, tag, exception);
-        }
-    }
-
-    private IOutputCacheStore? Store()
-    {
-        if (!Volatile.Read(ref _storeResolved))
-        {
-            _store = services.GetService<IOutputCacheStore>();
-            Volatile.Write(ref _storeResolved, true);
-            if (_store is null)
-            {
-                LogNoStore(logger);
-            }
-        }
-
-        return _store;
-    }
-
-    /// <summary>One tenant: whether this silo listens to its events, and its last invalidation here.</summary>
-    private sealed class Listening
-    {
-        private TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
-
-        public long LastSequence;
-
-        public bool Started { get; set; }
-
-        public long Generation;
-
-        public Task Ready => Volatile.Read(ref _ready).Task;
-
-        public void Complete() => Volatile.Read(ref _ready).TrySetResult();
-
-        public void Reset() => Volatile.Write(ref _ready, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
-    }
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "CountCachula:EvictOutputCache is on but no IOutputCacheStore is registered (call AddOutputCache): nothing is evicted")]
-    private static partial void LogNoStore(ILogger logger);
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Tenant {Tenant}: this silo already listens to {Max} tenants for output-cache eviction; its responses are not stored in the output cache")]
+    [LoggerMessage(EventId = 4000, Level = LogLevel.Warning, Message = "Tenant {Tenant}: this silo already listens to {Max} tenants for output-cache eviction; its responses are not stored in the output cache")]
     private static partial void LogTooManyTenants(ILogger logger, string tenant, int max);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Tenant {Tenant}: listening for output-cache eviction failed; its responses are not stored until a later attempt succeeds")]
+    [LoggerMessage(EventId = 4001, Level = LogLevel.Warning, Message = "Tenant {Tenant}: listening for output-cache eviction failed; its responses are not stored until a later attempt succeeds")]
     private static partial void LogListenFailed(ILogger logger, string tenant, Exception exception);
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Evicting output-cache tag {Tag} took longer than {Timeout}; browsers were told before it finished")]
-    private static partial void LogSlowStore(ILogger logger, string tag, TimeSpan timeout);
-
-    [LoggerMessage(Level = LogLevel.Error, Message = "Evicting output-cache tag {Tag} failed")]
-    private static partial void LogEvictFailed(ILogger logger, string tag, Exception exception);
 }

@@ -1,5 +1,6 @@
 using System.Diagnostics.Metrics;
-using CountCachula.AspNetCore.Connections;
+using CountCachula.AspNetCore.Delivery;
+using CountCachula.AspNetCore.Diagnostics;
 using CountCachula.AspNetCore.Streaming;
 
 namespace CountCachula.AspNetCore.Dashboard;
@@ -45,7 +46,7 @@ internal sealed partial class DashboardReporter(
                 {
                     Silo = subscriptions.SiloId,
                     TakenAtUtc = now,
-                    ConnectionsByTenant = ConnectionsByTenant(registry),
+                    ConnectionsByTenant = TenantsNow(now),
                     EventsPerSecond = Math.Round((metrics.Events - lastEvents) / seconds, 1),
                     DeliveriesPerSecond = Math.Round((metrics.Deliveries - lastDeliveries) / seconds, 1),
                     LatencyP50Ms = Math.Round(p50, 2),
@@ -62,9 +63,9 @@ internal sealed partial class DashboardReporter(
                     await dashboard.Report(snapshot);
                     History.Add(now, await dashboard.Silos());
                 }
-                catch (Exception exception) when (exception is not OperationCanceledException)
+                catch (Exception exception) when (exception is not OperationCanceledException || !stoppingToken.IsCancellationRequested)
                 {
-                    // The dashboard is a view; a failed report must never disturb the hub.
+                    // The dashboard is a view; a failed (or timed-out) report must never disturb the hub.
                     LogReportFailed(logger, exception);
                 }
             }
@@ -75,6 +76,28 @@ internal sealed partial class DashboardReporter(
         }
     }
 
+    /// <summary>
+    /// The connections by tenant, taken again every second while the silo serves few tenants and every 10 s past
+    /// <see cref="ManyTenants"/>: a pass over thousands of tenants each second was most of what an idle silo with many
+    /// tenants spent on the hub's own code.
+    /// </summary>
+    private Dictionary<string, int> TenantsNow(DateTime nowUtc)
+    {
+        if (_byTenant is null || registry.Tenants.Count <= ManyTenants || nowUtc - _byTenantAtUtc >= TimeSpan.FromSeconds(10))
+        {
+            _byTenant = ConnectionsByTenant(registry);
+            _byTenantAtUtc = nowUtc;
+        }
+
+        return _byTenant;
+    }
+
+    /// <summary>Past this many tenants, the connections by tenant are taken every 10 s instead of every second.</summary>
+    public const int ManyTenants = 1000;
+
+    private Dictionary<string, int>? _byTenant;
+    private DateTime _byTenantAtUtc;
+
     /// <summary>The most tenants a snapshot names; the others are summed up under <see cref="OtherTenants"/>.</summary>
     public const int MaxTenantsShown = 20;
 
@@ -82,17 +105,40 @@ internal sealed partial class DashboardReporter(
     public const string OtherTenants = "(other tenants)";
 
     /// <summary>Connections of the busiest tenants, and the rest as one sum, so a snapshot stays small with many tenants.</summary>
+    /// <remarks>Taken every second: one pass over the tenants keeping the busiest in a small heap, not a sort of all of them.</remarks>
     internal static Dictionary<string, int> ConnectionsByTenant(ConnectionRegistry registry)
     {
-        var counts = registry.Tenants.Select(t => (Tenant: t, Count: registry.Snapshot(t).Length)).OrderByDescending(c => c.Count).ThenBy(c => c.Tenant, StringComparer.Ordinal).ToList();
-        var shown = counts.Take(MaxTenantsShown).ToDictionary(c => c.Tenant, c => c.Count, StringComparer.Ordinal);
-        if (counts.Count > MaxTenantsShown)
+        // The heap's root is the least busy of those kept so far (ties: the name that sorts last goes first).
+        var busiest = new PriorityQueue<string, (int Count, string Tenant)>(MaxTenantsShown + 1, s_leastBusyFirst);
+        var total = 0;
+        foreach (var tenant in registry.Tenants)
         {
-            shown[OtherTenants] = counts.Skip(MaxTenantsShown).Sum(c => c.Count);
+            var count = registry.CountOf(tenant);
+            total += count;
+            busiest.Enqueue(tenant, (count, tenant));
+            if (busiest.Count > MaxTenantsShown)
+            {
+                busiest.Dequeue();
+            }
+        }
+
+        var shown = new Dictionary<string, int>(busiest.Count + 1, StringComparer.Ordinal);
+        while (busiest.TryDequeue(out var tenant, out var priority))
+        {
+            shown[tenant] = priority.Count;
+            total -= priority.Count;
+        }
+
+        if (registry.Tenants.Count > MaxTenantsShown)
+        {
+            shown[OtherTenants] = total;
         }
 
         return shown;
     }
+
+    private static readonly Comparer<(int Count, string Tenant)> s_leastBusyFirst = Comparer<(int Count, string Tenant)>.Create(
+        (a, b) => a.Count != b.Count ? a.Count.CompareTo(b.Count) : StringComparer.Ordinal.Compare(b.Tenant, a.Tenant));
 
     /// <summary>The busiest <see cref="MaxTenantsShown"/> tenants' event rates, and the rest as one sum.</summary>
     internal static Dictionary<string, double> EventsPerSecondByTenant(Dictionary<string, int> counts, double seconds)
@@ -115,6 +161,6 @@ internal sealed partial class DashboardReporter(
         base.Dispose();
     }
 
-    [LoggerMessage(Level = LogLevel.Debug, Message = "Reporting to the dashboard grain failed")]
+    [LoggerMessage(EventId = 4060, Level = LogLevel.Debug, Message = "Reporting to the dashboard grain failed")]
     private static partial void LogReportFailed(ILogger logger, Exception exception);
 }

@@ -1,5 +1,5 @@
 using System.Diagnostics.Metrics;
-using CountCachula.AspNetCore.Streaming;
+using CountCachula.AspNetCore.Diagnostics;
 
 namespace CountCachula.AspNetCore.Dashboard;
 

@@ -4,7 +4,10 @@ namespace CountCachula.AspNetCore.Publishing;
 /// <see cref="ICacheHub"/> over the grain. Input is checked here too, so a bad tag fails on the caller's thread
 /// with the same <see cref="ArgumentException"/> the grain would throw, without a round trip.
 /// </summary>
-internal sealed class CacheHub(IGrainFactory grains, string tenant) : ICacheHub
+/// <param name="grains">Where the hub grains are.</param>
+/// <param name="tenant">The tenant published to.</param>
+/// <param name="maxCustomEventBytes">The most bytes of UTF-8 a custom event's data may have (<c>CountCachula:MaxCustomEventBytes</c>).</param>
+internal sealed class CacheHub(IGrainFactory grains, string tenant, int maxCustomEventBytes = CustomEvents.DefaultMaxDataBytes) : ICacheHub
 {
     /// <inheritdoc />
     public string Tenant { get; } = CacheTenant.Validate(tenant) is { } problem ? throw new ArgumentException(problem, nameof(tenant)) : tenant;
@@ -29,9 +32,16 @@ internal sealed class CacheHub(IGrainFactory grains, string tenant) : ICacheHub
         ArgumentNullException.ThrowIfNull(publication);
         if (publication.Kind == CacheEventKind.Custom)
         {
-            if (CustomEvents.Check(publication.EventName, publication.Data) is { } problem)
+            if (CustomEvents.Check(publication.EventName, publication.Data, int.MaxValue) is { } problem)
             {
                 throw new ArgumentException(problem.Message, problem.Key);
+            }
+
+            if (CustomEvents.TooLarge(publication.Data!, maxCustomEventBytes) is { } bytes)
+            {
+                throw new ArgumentException(
+                    $"The custom event's data is {bytes} bytes of UTF-8; this hub accepts at most {maxCustomEventBytes} (CountCachula:MaxCustomEventBytes).",
+                    "data");
             }
         }
         else
@@ -53,5 +63,5 @@ internal sealed class CacheHub(IGrainFactory grains, string tenant) : ICacheHub
     }
 
     /// <inheritdoc />
-    public ICacheHub ForTenant(string tenant) => new CacheHub(grains, tenant);
+    public ICacheHub ForTenant(string tenant) => new CacheHub(grains, tenant, maxCustomEventBytes);
 }

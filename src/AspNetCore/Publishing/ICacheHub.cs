@@ -1,8 +1,9 @@
 namespace CountCachula.AspNetCore.Publishing;
 
 /// <summary>
-/// The hub as ASP.NET Core code sees it: <c>await hub.InvalidateAsync("item:1", "items-list")</c>, the C# form of the
-/// specification's <c>hub.invalidate([...])</c>. Calls go to the tenant's <see cref="ICacheHubGrain"/>.
+/// The hub as ASP.NET Core code sees it: <c>await hub.InvalidateAsync("item:1", "items-list")</c>, the C# form of
+/// <c>hub.invalidate([...])</c> in the <see href="https://github.com/matthewp/countcachula/tree/main/sse">Count Cachula server documentation</see>. Calls go to the
+/// tenant's <see cref="ICacheHubGrain"/>.
 /// </summary>
 public interface ICacheHub
 {
@@ -20,7 +21,7 @@ public interface ICacheHub
     /// <summary>Suggests <paramref name="routes"/> to the browsers interested in any of <paramref name="scopeTags"/>.</summary>
     Task PreloadHintAsync(IReadOnlyList<string> routes, IReadOnlyList<string>? scopeTags);
 
-    /// <summary>Sends a custom event (the specification's <c>broadcast(name, data)</c>), optionally scoped by tags.</summary>
+    /// <summary>Sends a custom event (<c>event: {name}</c>, <c>data: {data}</c>), optionally scoped by tags.</summary>
     /// <exception cref="ArgumentException">The name is reserved or malformed, or the data contains CR or NUL.</exception>
     Task BroadcastAsync(string eventName, string data, IReadOnlyList<string>? scopeTags = null);
 

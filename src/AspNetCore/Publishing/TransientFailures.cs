@@ -8,6 +8,14 @@ namespace CountCachula.AspNetCore.Publishing;
 /// </summary>
 internal static class TransientFailures
 {
+    /// <summary>
+    /// True when the failure is transient, or this server is stopping: whatever failed, another server can take the
+    /// same publish, so the caller is told to retry rather than that it sent something wrong.
+    /// </summary>
+    public static bool IsTransient(Exception exception, HttpContext context) =>
+        IsTransient(exception)
+        || context.RequestServices.GetService<Microsoft.Extensions.Hosting.IHostApplicationLifetime>()?.ApplicationStopping.IsCancellationRequested == true;
+
     /// <summary>The <c>Retry-After</c> (seconds) sent with a 503.</summary>
     public const int RetryAfterSeconds = 1;
 
@@ -16,7 +24,10 @@ internal static class TransientFailures
     {
         for (var current = exception; current is not null; current = current.InnerException)
         {
+            // A cluster client that is being disposed (this server was declared dead and is stopping) or a call given up
+            // on: the same publish succeeds through another server.
             if (current is HubUnavailableException or OrleansException or TimeoutException or IOException or SocketException
+                or ObjectDisposedException or OperationCanceledException
                 || current.GetType().Namespace?.Contains("Redis", StringComparison.Ordinal) == true)
             {
                 return true;

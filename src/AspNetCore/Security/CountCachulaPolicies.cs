@@ -1,6 +1,6 @@
-using CountCachula.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Authorization.Policy;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 
 namespace CountCachula.AspNetCore.Security;
@@ -59,6 +59,8 @@ internal sealed class CountCachulaAuthorizationHandler(IOptions<CountCachulaOpti
             return;
         }
 
+        // The hub's policies read the query (the tenant, a token): in the shape the real client writes it.
+        ClientQueryShape.Apply(http);
         var settings = options.Value;
         var (grant, problem) = requirement.Role switch
         {
@@ -94,22 +96,43 @@ internal sealed class CountCachulaRefusal(IAuthorizationHandler handler, IResult
 
 /// <summary>
 /// Answers a refusal of the hub's policies with its own ProblemDetails (401 with <c>WWW-Authenticate: Bearer</c>, 403,
-/// or 400 for a malformed tenant) instead of a bare challenge; any other policy's result is handled as ASP.NET Core
-/// does by default.
+/// or 400 for a malformed tenant) instead of a bare challenge; every other result, of any policy, goes to the handler
+/// it wraps (the application's own, or ASP.NET Core's default), unchanged.
 /// </summary>
-internal sealed class CountCachulaAuthorizationResultHandler : IAuthorizationMiddlewareResultHandler
+internal sealed class CountCachulaAuthorizationResultHandler(IAuthorizationMiddlewareResultHandler inner) : IAuthorizationMiddlewareResultHandler
 {
-    private readonly AuthorizationMiddlewareResultHandler _default = new();
+    /// <summary>The handler this one hands every result to that is not a refusal by the hub's policies.</summary>
+    internal IAuthorizationMiddlewareResultHandler Inner { get; } = inner;
 
-    public async Task HandleAsync(RequestDelegate next, HttpContext context, AuthorizationPolicy policy, PolicyAuthorizationResult authorizeResult)
+    /// <summary>
+    /// Registers this handler around the one <paramref name="services"/> holds so far (the application's, when it
+    /// registered one; else ASP.NET Core's default). A handler the application registers later replaces it; the hub's
+    /// refusals then get that handler's answer (a challenge or a forbid), still refusals.
+    /// </summary>
+    internal static void Wrap(IServiceCollection services)
+    {
+        var existing = services.LastOrDefault(s => s.ServiceType == typeof(IAuthorizationMiddlewareResultHandler) && !s.IsKeyedService);
+        services.RemoveAll<IAuthorizationMiddlewareResultHandler>();
+        services.AddSingleton<IAuthorizationMiddlewareResultHandler>(provider => new CountCachulaAuthorizationResultHandler(existing switch
+        {
+            null => new AuthorizationMiddlewareResultHandler(),
+            { ImplementationInstance: IAuthorizationMiddlewareResultHandler instance } => instance,
+            { ImplementationFactory: { } factory } => (IAuthorizationMiddlewareResultHandler)factory(provider),
+            { ImplementationType: { } type } => (IAuthorizationMiddlewareResultHandler)ActivatorUtilities.CreateInstance(provider, type),
+            _ => new AuthorizationMiddlewareResultHandler(),
+        }));
+    }
+
+    // Not async: an authorized request's task is the rest of the pipeline, an SSE stream's for as long as it is open,
+    // and a state machine awaiting it here would be kept (136 bytes) for every open stream.
+    public Task HandleAsync(RequestDelegate next, HttpContext context, AuthorizationPolicy policy, PolicyAuthorizationResult authorizeResult)
     {
         if (!authorizeResult.Succeeded
             && (authorizeResult.AuthorizationFailure?.FailureReasons.OfType<CountCachulaRefusal>().FirstOrDefault() ?? context.Features.Get<CountCachulaRefusal>()) is { } refusal)
         {
-            await refusal.Problem.ExecuteAsync(context);
-            return;
+            return refusal.Problem.ExecuteAsync(context);
         }
 
-        await _default.HandleAsync(next, context, policy, authorizeResult);
+        return Inner.HandleAsync(next, context, policy, authorizeResult);
     }
 }

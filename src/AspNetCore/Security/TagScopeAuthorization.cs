@@ -1,4 +1,3 @@
-using CountCachula.AspNetCore.Hosting;
 using CountCachula.AspNetCore.Interests;
 using Microsoft.AspNetCore.Authorization;
 

@@ -1,6 +1,6 @@
-using CountCachula.AspNetCore.CacheTags;
-using CountCachula.AspNetCore.Connections;
-using CountCachula.AspNetCore.Dashboard;
+using CountCachula.AspNetCore.Delivery;
+using CountCachula.AspNetCore.Diagnostics;
+using CountCachula.AspNetCore.Sse;
 
 namespace CountCachula.AspNetCore.Streaming;
 
@@ -8,29 +8,40 @@ namespace CountCachula.AspNetCore.Streaming;
 /// The last hop, inside the silo: given each event once (by <see cref="TenantListener"/>), finds the local
 /// connections it concerns, and queues on each the frame with just the tags that matched its interests (the specification's
 /// <c>relevantTags</c>). Frames are encoded once per distinct content and format, and nothing waits on a connection.
+/// Whatever else must learn of an event (output-cache eviction, metrics, the dashboard) is an
+/// <see cref="ICacheEventObserver"/>.
 /// </summary>
 internal sealed class CacheEventDispatcher(
     ConnectionRegistry registry,
     CountCachulaMetrics metrics,
-    RecentActivity activity,
-    OutputCacheEviction outputCache,
+    IEnumerable<ICacheEventObserver> observers,
     ListenerIdentity identity)
 {
-    /// <summary>Delivers <paramref name="cacheEvent"/> to this silo's connections; returns how many took it.</summary>
-    public int Dispatch(CacheEvent cacheEvent)
+    private readonly ICacheEventObserver[] _observers = [.. observers];
+
+    /// <summary>
+    /// Delivers <paramref name="cacheEvent"/> to this silo's connections; returns how many took it. Like every event, it
+    /// skips the streams that opened after this server knew of it. One read <paramref name="fromHistory"/> also skips
+    /// those that opened well after it was published; a <paramref name="late"/> one (older than events already
+    /// dispatched) goes out without an id, so no browser's <c>Last-Event-ID</c> goes back.
+    /// </summary>
+    public int Dispatch(CacheEvent cacheEvent, bool fromHistory = false, bool late = false)
     {
         // Per event, never per connection: with tracing off this is a null check and a listener check.
         using var span = DispatchTracing.Start(cacheEvent, identity.Id);
-        var delivered = DispatchToConnections(cacheEvent);
+        var delivered = DispatchToConnections(cacheEvent, fromHistory || late, late);
         span?.SetTag(CacheTracing.ConnectionsTag, delivered);
         return delivered;
     }
 
-    private int DispatchToConnections(CacheEvent cacheEvent)
+    private int DispatchToConnections(CacheEvent cacheEvent, bool fromHistory, bool late)
     {
-        outputCache.BeforeDispatch(cacheEvent);
+        foreach (var observer in _observers)
+        {
+            observer.BeforeDispatch(cacheEvent);
+        }
+
         var tenant = cacheEvent.Tenant;
-        metrics.EventReceived(cacheEvent.Kind);
         var snapshot = registry.Shards(tenant);
         if (snapshot.All.Length == 0)
         {
@@ -39,9 +50,45 @@ internal sealed class CacheEventDispatcher(
 
         var index = registry.Index(tenant);
         var address = cacheEvent.AddressTags;
-        var frames = new FrameCache(cacheEvent, cacheEvent.Hops is { } hops ? new HopTimeline(cacheEvent.PublishedAtUtc, hops, DateTime.UtcNow.Ticks, metrics) : null);
+        var frames = new FrameCache(cacheEvent, fromHistory, late, cacheEvent.Hops is { } hops && !fromHistory ? new HopTimeline(cacheEvent.PublishedAtUtc, hops, DateTime.UtcNow.Ticks, metrics) : null);
         int delivered;
-        if (address is null || index.EveryoneWantsAll)
+        try
+        {
+            delivered = Deliver(cacheEvent, snapshot, index, address, frames);
+        }
+        finally
+        {
+            // The shards hold the frames until they have offered them; this thread is done with them.
+            frames.Done();
+        }
+
+        foreach (var observer in _observers)
+        {
+            observer.AfterDispatch(cacheEvent, delivered);
+        }
+
+        return delivered;
+    }
+
+    private static int Deliver(CacheEvent cacheEvent, ConnectionSnapshot snapshot, InterestIndex index, IReadOnlyList<string>? address, FrameCache frames)
+    {
+        int delivered;
+        if (cacheEvent.ForFullGrantsOnly && !AllGrantedAll(snapshot.All))
+        {
+            // Fail closed: nobody scoped this hint or custom event, so a credential limited to some tags never sees it.
+            var perShard = new PerShardFrames(frames);
+            foreach (var connection in snapshot.All)
+            {
+                if (connection.GrantsAll)
+                {
+                    perShard.Add(connection, frames.Whole(connection.Format));
+                }
+            }
+
+            perShard.Hand();
+            delivered = perShard.Count;
+        }
+        else if (address is null || index.EveryoneWantsAll)
         {
             // Everyone gets the whole event: one frame per format, the same bytes for all, and each shard is handed the
             // event once for all its connections (this thread touches none of them).
@@ -51,7 +98,7 @@ internal sealed class CacheEventDispatcher(
         }
         else
         {
-            var perShard = new PerShardFrames();
+            var perShard = new PerShardFrames(frames);
             foreach (var (connection, positions) in index.Match(address, snapshot.All))
             {
                 var frame = cacheEvent.Kind == CacheEventKind.Invalidate && positions.Count < address.Count
@@ -64,16 +111,28 @@ internal sealed class CacheEventDispatcher(
             delivered = perShard.Count;
         }
 
-        metrics.Delivered(delivered);
-        activity.Record(cacheEvent);
         return delivered;
+    }
+
+    private static bool AllGrantedAll(SseConnection[] connections)
+    {
+        foreach (var connection in connections)
+        {
+            if (!connection.GrantsAll)
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 
     /// <summary>
     /// The frames of one event, made on first use: the whole event's by the writer shards (possibly two at once; the
-    /// first one made is kept), the subsets by the dispatching thread.
+    /// first one made is kept), the subsets by the dispatching thread. Big ones are pooled (see <see cref="SseFrame"/>),
+    /// held here until every shard has offered them.
     /// </summary>
-    private sealed class FrameCache(CacheEvent cacheEvent, HopTimeline? timeline) : IWholeFrames
+    private sealed class FrameCache(CacheEvent cacheEvent, bool fromHistory, bool late, HopTimeline? timeline) : FrameOwner, IWholeFrames
     {
         private SseFrame? _default;
         private SseFrame? _json;
@@ -89,7 +148,7 @@ internal sealed class CacheEventDispatcher(
             var key = (format, string.Join(',', positions));
             if (!_subsets.TryGetValue(key, out var frame))
             {
-                _subsets[key] = frame = Timed(SseFrame.From(cacheEvent, [.. positions.Select(i => cacheEvent.Items[i])], format));
+                _subsets[key] = frame = Timed(SseFrame.From(cacheEvent, [.. positions.Select(i => cacheEvent.Items[i])], format, withId: !late, fromHistory, pooled: true));
             }
 
             return frame;
@@ -97,8 +156,28 @@ internal sealed class CacheEventDispatcher(
 
         private SseFrame Make(ref SseFrame? slot, SseFormat format)
         {
-            var frame = Timed(SseFrame.From(cacheEvent, cacheEvent.Items, format));
-            return Interlocked.CompareExchange(ref slot, frame, null) ?? frame;
+            var frame = Timed(SseFrame.From(cacheEvent, cacheEvent.Items, format, withId: !late, fromHistory, pooled: true));
+            if (Interlocked.CompareExchange(ref slot, frame, null) is { } first)
+            {
+                // Another shard made it at the same moment: this copy was never handed out.
+                frame.Release();
+                return first;
+            }
+
+            return frame;
+        }
+
+        protected override void ReleaseFrames()
+        {
+            Volatile.Read(ref _default)?.Release();
+            Volatile.Read(ref _json)?.Release();
+            if (_subsets is { } subsets)
+            {
+                foreach (var frame in subsets.Values)
+                {
+                    frame.Release();
+                }
+            }
         }
 
         private SseFrame Timed(SseFrame frame)

@@ -1,12 +1,12 @@
-using CountCachula.AspNetCore.Hosting;
 using Microsoft.Extensions.Options;
 
 namespace CountCachula.AspNetCore.Streaming;
 
 /// <summary>
-/// Keeps this frontend able to deliver: every <see cref="CountCachulaOptions.InboxCheckInterval"/> it checks each
-/// tenant's inbox subscription, and when membership declares a silo dead (its topic grains lost their in-memory
-/// listeners) it has every tenant register again and recover from the history.
+/// Keeps this frontend able to deliver: every <see cref="CountCachulaOptions.InboxCheckInterval"/> it checks that the
+/// cluster still knows its stream subscriptions, and when a silo is lost (membership declares it dead, or, for an
+/// Orleans client, a gateway connection closes) it has every tenant register again and recover from the history:
+/// that silo's topic grains took their in-memory registrations with them.
 /// </summary>
 internal sealed partial class DeliveryMonitor(
     TopicSubscriptions subscriptions,
@@ -14,6 +14,8 @@ internal sealed partial class DeliveryMonitor(
     IOptions<CountCachulaOptions> options,
     ILogger<DeliveryMonitor> logger) : BackgroundService
 {
+    private readonly CancellationTokenSource _stopping = new();
+
     /// <inheritdoc />
     protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
         Task.WhenAll(CheckLoopAsync(stoppingToken), WatchMembershipAsync(stoppingToken));
@@ -25,7 +27,21 @@ internal sealed partial class DeliveryMonitor(
         {
             while (await timer.WaitForNextTickAsync(stoppingToken))
             {
-                await subscriptions.CheckAllAsync(stoppingToken);
+                try
+                {
+                    await subscriptions.CheckAllAsync(stoppingToken);
+                }
+                catch (Exception exception) when (exception is not OperationCanceledException || !stoppingToken.IsCancellationRequested)
+                {
+                    // A check that could not reach the cluster (a silo stopping or just gone) is made again on the next
+                    // tick. It must never end this loop: a failed background service stops the whole host.
+                    if (stoppingToken.IsCancellationRequested)
+                    {
+                        break;
+                    }
+
+                    LogCheckFailed(logger, exception.GetType().Name, exception.Message);
+                }
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -63,6 +79,16 @@ internal sealed partial class DeliveryMonitor(
         }
     }
 
+    /// <summary>A silo may be gone (a client's gateway connection closed): register and recover every tenant.</summary>
+    public void SiloLost(string reason) => _ = RecoverTwiceAsync(reason, _stopping.Token);
+
+    /// <inheritdoc />
+    public override async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await _stopping.CancelAsync();
+        await base.StopAsync(cancellationToken);
+    }
+
     /// <summary>
     /// Recovers at once, again a second later and once more one check interval later: right after a silo's death
     /// the history segments or topic grains it hosted may not be reachable yet (the first pass then fails, and waiting
@@ -86,6 +112,9 @@ internal sealed partial class DeliveryMonitor(
         }
     }
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Membership declared {Silos} dead: registering again and recovering every tenant")]
+    [LoggerMessage(EventId = 4121, Level = LogLevel.Warning, Message = "Checking this server's subscriptions failed ({ExceptionType}: {Reason}); checking again on the next tick")]
+    private static partial void LogCheckFailed(ILogger logger, string exceptionType, string reason);
+
+    [LoggerMessage(EventId = 4120, Level = LogLevel.Information, Message = "Membership declared {Silos} dead: registering again and recovering every tenant")]
     private static partial void LogSiloDead(ILogger logger, string silos);
 }

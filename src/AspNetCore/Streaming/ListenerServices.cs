@@ -1,5 +1,5 @@
-using CountCachula.AspNetCore.Connections;
-using CountCachula.AspNetCore.Hosting;
+using CountCachula.AspNetCore.Delivery;
+using CountCachula.AspNetCore.Diagnostics;
 using Orleans.Streams;
 
 namespace CountCachula.AspNetCore.Streaming;

@@ -11,6 +11,9 @@ internal sealed class RecentSequences(int capacity)
     private readonly HashSet<long> _set = [];
     private readonly Queue<long> _order = new();
 
+    /// <summary>The newest sequence that was recorded and has since been forgotten (0: none): at or below it, nothing can be told.</summary>
+    public long ForgottenThrough { get; private set; }
+
     /// <summary>Records <paramref name="sequence"/>; false when it was already recorded.</summary>
     public bool Add(long sequence)
     {
@@ -22,7 +25,9 @@ internal sealed class RecentSequences(int capacity)
         _order.Enqueue(sequence);
         if (_order.Count > capacity)
         {
-            _set.Remove(_order.Dequeue());
+            var forgotten = _order.Dequeue();
+            _set.Remove(forgotten);
+            ForgottenThrough = Math.Max(ForgottenThrough, forgotten);
         }
 
         return true;

@@ -1,4 +1,3 @@
-using CountCachula.Grains;
 using Orleans.Streams;
 
 namespace CountCachula.AspNetCore.Streaming;
@@ -48,6 +47,8 @@ internal sealed partial class TenantListener
                 lock (_lock)
                 {
                     _needsRecovery = true;
+                    _resend = true;
+                    _failingSinceUtc ??= DateTime.UtcNow;
                 }
 
                 pending.TrySetException(exception);
@@ -88,7 +89,9 @@ internal sealed partial class TenantListener
         var id = services.Identity.Id;
         lock (_lock)
         {
-            foreach (var shard in _tags.Keys.Where(t => !_registeredTags.Contains(t)).GroupBy(CacheTopics.ShardOf))
+            var resend = _resend;
+            _resend = false;
+            foreach (var shard in _tags.Keys.Where(t => resend || !_registeredTags.Contains(t)).GroupBy(CacheTopics.ShardOf))
             {
                 string[] tags = [.. shard];
                 calls.Add((Topic(shard.Key).Listen(id, tags), () => _registeredTags.UnionWith(tags)));
@@ -100,18 +103,11 @@ internal sealed partial class TenantListener
                 calls.Add((Topic(shard.Key).Unlisten(id, tags), () => _registeredTags.ExceptWith(tags)));
             }
 
+            // The broadcast grain says after which event a registration took effect: the inbox checks the first event it
+            // receives against it, and once this server receives every event, its recent events can serve replays.
             var broadcast = services.Client.GetGrain<IBroadcastGrain>(tenant);
-            if (_patterns > 0 != _registeredEverything)
-            {
-                var want = _patterns > 0;
-                calls.Add((want ? broadcast.Listen(id, BroadcastInterest.Everything) : broadcast.Unlisten(id, BroadcastInterest.Everything), () => _registeredEverything = want));
-            }
-
-            if (_connections > 0 != _registeredNotices)
-            {
-                var want = _connections > 0;
-                calls.Add((want ? broadcast.Listen(id, BroadcastInterest.Notices) : broadcast.Unlisten(id, BroadcastInterest.Notices), () => _registeredNotices = want));
-            }
+            BroadcastCall(calls, broadcast, BroadcastInterest.Everything, want: _patterns > 0, _registeredEverything, resend, registered => _registeredEverything = registered);
+            BroadcastCall(calls, broadcast, BroadcastInterest.Notices, want: _connections > 0, _registeredNotices, resend, registered => _registeredNotices = registered);
         }
 
         try
@@ -148,6 +144,35 @@ internal sealed partial class TenantListener
             await UnsubscribeQuietlyAsync(inbox);
             services.Metrics.SubscriptionClosed();
             services.Changed();
+        }
+    }
+
+    /// <summary>
+    /// Adds the call that brings <paramref name="interest"/> with the broadcast grain in line with <paramref name="want"/>
+    /// (again when <paramref name="resend"/>), and what to record once it succeeded. Under the lock.
+    /// </summary>
+    private void BroadcastCall(
+        List<(Task Call, Action Done)> calls, IBroadcastGrain broadcast, BroadcastInterest interest, bool want, bool registered, bool resend, Action<bool> record)
+    {
+        var everything = interest == BroadcastInterest.Everything;
+        if (want && (!registered || resend))
+        {
+            var listen = broadcast.Listen(services.Identity.Id, interest);
+            calls.Add((listen, () =>
+            {
+                record(true);
+                Events.Registered(listen.Result, everything);
+            }));
+        }
+        else if (!want && registered)
+        {
+            if (everything)
+            {
+                // Before the call: from now on this server may stop receiving events it does not want.
+                Events.NotEverything();
+            }
+
+            calls.Add((broadcast.Unlisten(services.Identity.Id, interest), () => record(false)));
         }
     }
 
@@ -198,15 +223,15 @@ internal sealed partial class TenantListener
 
     private ITagTopicGrain Topic(int shard) => services.Client.GetGrain<ITagTopicGrain>(CacheTopics.ShardKey(tenant, shard));
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Tenant {Tenant}: bringing registrations in line failed; the next check retries")]
+    [LoggerMessage(EventId = 4180, Level = LogLevel.Warning, Message = "Tenant {Tenant}: bringing registrations in line failed; the next check retries")]
     private static partial void LogSyncFailed(ILogger logger, string tenant, Exception exception);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Tenant {Tenant}: recovering ({Reason}): registering again and reading the history")]
+    [LoggerMessage(EventId = 4181, Level = LogLevel.Information, Message = "Tenant {Tenant}: recovering ({Reason}): registering again and reading the history")]
     private static partial void LogRecovering(ILogger logger, string tenant, string reason);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Tenant {Tenant}: recovery failed; the next check retries")]
+    [LoggerMessage(EventId = 4182, Level = LogLevel.Warning, Message = "Tenant {Tenant}: recovery failed; the next check retries")]
     private static partial void LogRecoveryFailed(ILogger logger, string tenant, Exception exception);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Tenant {Tenant}: the history cannot cover the recovery window; every local connection is told to reset")]
+    [LoggerMessage(EventId = 4183, Level = LogLevel.Warning, Message = "Tenant {Tenant}: the history cannot cover the recovery window; every local connection is told to reset")]
     private static partial void LogReset(ILogger logger, string tenant);
 }

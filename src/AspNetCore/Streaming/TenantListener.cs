@@ -1,5 +1,3 @@
-using CountCachula.AspNetCore.Connections;
-using CountCachula.Grains;
 using CountCachula.AspNetCore.Interests;
 using Orleans.Streams;
 
@@ -7,15 +5,15 @@ namespace CountCachula.AspNetCore.Streaming;
 
 /// <summary>
 /// One tenant's side of this frontend: reference counts of what its local connections want, reconciled with the
-/// topic grains in batches (one call per shard), the tenant's inbox subscription, and dispatch of each event once.
-/// A single loop sends the registrations, so listens and unlistens reach the grains in the order they were wanted.
+/// topic grains in batches (one call per shard), the tenant's inbox subscription, and recovery when registrations may
+/// have been lost. A single loop sends the registrations, so listens and unlistens reach the grains in the order they
+/// were wanted. The events themselves go through <see cref="Events"/>.
 /// </summary>
 internal sealed partial class TenantListener(string tenant, ListenerServices services)
 {
     private readonly Lock _lock = new();
     private readonly Dictionary<string, int> _tags = new(StringComparer.Ordinal);
     private readonly HashSet<string> _registeredTags = new(StringComparer.Ordinal);
-    private readonly RecentSequences _dispatched = new(16_384);
     private int _patterns;
     private int _connections;
     private bool _registeredEverything;
@@ -28,19 +26,34 @@ internal sealed partial class TenantListener(string tenant, ListenerServices ser
     private bool _recoverAgain;
     private bool _closed;
     private bool _touched;
-    private long _epoch;
+
+    // Every registration is sent again at the next reconciliation (the grains may have lost them). What was registered
+    // still counts as registered meanwhile: a new stream does not wait for the refresh, the recovery's replay covers it.
+    private bool _resend;
     private DateTime _idleSinceUtc = DateTime.UtcNow;
-    private DateTime _verifiedAtUtc = DateTime.UtcNow;
     private DateTime _renewedAtUtc = DateTime.UtcNow;
-    private DateTime _coveredFromUtc = DateTime.UtcNow;
+    private DateTime? _failingSinceUtc;
 
     public string Tenant => tenant;
+
+    /// <summary>The tenant's events on this web server, in order (see <see cref="TenantInbox"/>).</summary>
+    public TenantInbox Events { get; } = new(tenant, services);
 
     public bool HasInbox => Volatile.Read(ref _inbox) is not null;
 
     public bool HasConnections => Volatile.Read(ref _connections) > 0;
 
-    public DateTime VerifiedAtUtc => _verifiedAtUtc;
+    /// <summary>Since when registering or recovering has been failing (retried by each check); null when it is not.</summary>
+    public DateTime? FailingSinceUtc
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _failingSinceUtc;
+            }
+        }
+    }
 
     public IReadOnlyCollection<string> RegisteredTags()
     {
@@ -146,52 +159,34 @@ internal sealed partial class TenantListener(string tenant, ListenerServices ser
         }
     }
 
-    /// <summary>Takes an event from the inbox: dispatches it unless it was already, and recovers when the hub moved.</summary>
-    public void Offer(CacheEvent cacheEvent)
-    {
-        bool hubMoved;
-        lock (_lock)
-        {
-            hubMoved = _epoch != 0 && cacheEvent.HubEpoch != _epoch;
-            _epoch = cacheEvent.HubEpoch;
-            if (_dispatched.Add(cacheEvent.Sequence))
-            {
-                services.Dispatcher.Dispatch(cacheEvent);
-            }
-        }
+    /// <summary>Takes an event from the inbox.</summary>
+    public void Offer(CacheEvent cacheEvent) => Events.Offer(cacheEvent);
 
-        if (hubMoved)
-        {
-            _ = RecoverAsync("the hub moved to a new activation");
-        }
-    }
+    /// <summary>Whether <see cref="CheckAsync"/> has anything to do: an earlier registration or recovery failed, or a lease is due.</summary>
+    /// <remarks>Read without the lock (a stale answer only moves the work to the next check): most tenants owe nothing.</remarks>
+    public bool OwesCheck(DateTime nowUtc) =>
+        _needsRecovery || (!services.Identity.IsSilo && nowUtc - _renewedAtUtc > TimeSpan.FromMinutes(1));
 
     /// <summary>
-    /// The periodic check: is the inbox subscription still known to the cluster's pub-sub? Re-establishes it, with
-    /// every registration and whatever the history holds of the recovery window, when it is not, when an earlier
-    /// registration failed, or (for a listener that is not a silo) when the lease needs renewing.
+    /// The periodic check, without any call to the cluster unless one is owed: an earlier registration or recovery
+    /// failed, or (for a listener that is not a silo) the registrations' lease needs renewing.
     /// </summary>
     public async Task CheckAsync()
     {
-        var now = DateTime.UtcNow;
-        var lost = !await InboxIsKnownAsync();
-        bool again;
+        bool recover, renew;
         lock (_lock)
         {
-            again = _needsRecovery || (!services.Identity.IsSilo && now - _renewedAtUtc > TimeSpan.FromMinutes(1));
+            recover = _needsRecovery;
+            renew = !recover && !services.Identity.IsSilo && DateTime.UtcNow - _renewedAtUtc > TimeSpan.FromMinutes(1);
         }
 
-        if (lost || again)
+        if (recover)
         {
-            await RecoverAsync(lost ? "the inbox subscription was lost" : "registrations needed renewing");
+            await RecoverAsync("an earlier registration or recovery failed");
         }
-
-        lock (_lock)
+        else if (renew)
         {
-            if (!_needsRecovery)
-            {
-                _verifiedAtUtc = now;
-            }
+            await RenewAsync();
         }
     }
 
@@ -218,20 +213,11 @@ internal sealed partial class TenantListener(string tenant, ListenerServices ser
             bool again;
             do
             {
-                // Nothing before this listener existed concerns it; and the hub's history vouches only for the time
-                // since it was created, which a frontend confirms once it starts listening (see TouchHubAsync).
-                var since = DateTime.UtcNow - services.Options.RecoveryWindow;
-                lock (_lock)
-                {
-                    since = since > _coveredFromUtc ? since : _coveredFromUtc;
-                }
-
+                var since = Events.RecoverySinceUtc;
                 lock (_lock)
                 {
                     _recoverAgain = false;
-                    _registeredTags.Clear();
-                    _registeredEverything = false;
-                    _registeredNotices = false;
+                    _resend = true;
                     _renewedAtUtc = DateTime.UtcNow;
                 }
 
@@ -240,10 +226,11 @@ internal sealed partial class TenantListener(string tenant, ListenerServices ser
                 await SyncAsync();
                 var replay = await services.Client.GetGrain<ICacheHubGrain>(tenant).Replay(null, since);
                 services.Metrics.Recovered();
-                DispatchRecovered(replay);
+                Events.Recovered(replay);
                 lock (_lock)
                 {
                     again = _recoverAgain;
+                    _failingSinceUtc = null;
                 }
             }
             while (again);
@@ -254,6 +241,7 @@ internal sealed partial class TenantListener(string tenant, ListenerServices ser
             lock (_lock)
             {
                 _needsRecovery = true;
+                _failingSinceUtc ??= DateTime.UtcNow;
             }
 
             LogRecoveryFailed(services.Logger, tenant, exception);
@@ -265,6 +253,18 @@ internal sealed partial class TenantListener(string tenant, ListenerServices ser
                 _recovering = false;
             }
         }
+    }
+
+    /// <summary>Sends every registration again, which renews the lease of a listener that is not a silo.</summary>
+    private async Task RenewAsync()
+    {
+        lock (_lock)
+        {
+            _resend = true;
+            _renewedAtUtc = DateTime.UtcNow;
+        }
+
+        await SyncQuietlyAsync();
     }
 
     /// <summary>Closes the listener when nothing of the tenant has been wanted here for <paramref name="grace"/>.</summary>
@@ -291,47 +291,11 @@ internal sealed partial class TenantListener(string tenant, ListenerServices ser
         try
         {
             await services.Client.GetGrain<ICacheHubGrain>(tenant).GetHistoryStats();
-            lock (_lock)
-            {
-                _coveredFromUtc = DateTime.UtcNow;
-            }
+            Events.HubConfirmed(DateTime.UtcNow);
         }
         catch (Exception exception)
         {
             LogRecoveryFailed(services.Logger, tenant, exception);
         }
     }
-
-    private void DispatchRecovered(CacheReplay replay)
-    {
-        if (!replay.Complete)
-        {
-            // The history cannot say what happened: nothing may be silently lost, so every local page starts over.
-            services.Metrics.Replayed(complete: false);
-            LogReset(services.Logger, tenant);
-            // Through the writer shards like events, so that it reaches each page after every event dispatched before.
-            var frames = new PerShardFrames();
-            foreach (var connection in services.Registry.Snapshot(tenant))
-            {
-                frames.Add(connection, s_reset);
-                frames.Add(connection, SseFrame.Invalidation(["*"], connection.Format, replay.Through));
-            }
-
-            frames.Hand();
-            return;
-        }
-
-        lock (_lock)
-        {
-            foreach (var cacheEvent in replay.Events)
-            {
-                if (_dispatched.Add(cacheEvent.Sequence))
-                {
-                    services.Dispatcher.Dispatch(cacheEvent);
-                }
-            }
-        }
-    }
-
-    private static readonly SseFrame s_reset = SseFrame.Create(id: null, "reset", """{"reason":"history-unavailable"}""");
 }

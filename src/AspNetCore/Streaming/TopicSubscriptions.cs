@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
-using CountCachula.AspNetCore.Connections;
-using CountCachula.AspNetCore.Hosting;
+using CountCachula.AspNetCore.Delivery;
+using CountCachula.AspNetCore.Diagnostics;
 using CountCachula.AspNetCore.Interests;
 using Microsoft.Extensions.Options;
 using Orleans.Streams;
@@ -18,7 +18,12 @@ internal sealed partial class TopicSubscriptions
     private readonly ConcurrentDictionary<string, TenantListener> _tenants = new(StringComparer.Ordinal);
     private readonly ListenerServices _services;
     private readonly CountCachulaOptions _options;
+    private readonly SemaphoreSlim _canaryGate = new(1, 1);
+    private StreamSubscriptionHandle<CacheEvent>? _canary;
+    private DateTime _verifiedAtUtc = DateTime.UtcNow;
     private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly ConcurrentDictionary<string, Task> _closing = new(StringComparer.Ordinal);
+    private readonly IdleMemoryTrim _trim = new(IdleMemoryTrim.DefaultThreshold, IdleMemoryTrim.DefaultDelay);
 
     /// <summary>Creates the subscriptions of this frontend.</summary>
     public TopicSubscriptions(
@@ -41,7 +46,7 @@ internal sealed partial class TopicSubscriptions
     public string SiloId => _services.Identity.IsSilo ? _services.Identity.Id[CacheListeners.SiloPrefix.Length..] : _services.Identity.Id;
 
     /// <summary>How many inbox streams this frontend is subscribed to (one per tenant it serves).</summary>
-    public int Count => _tenants.Values.Count(t => t.HasInbox);
+    public int Count => _services.Metrics.Subscriptions;
 
     /// <summary>How many tenants this frontend keeps state for.</summary>
     public int TenantCount => _tenants.Count;
@@ -53,14 +58,19 @@ internal sealed partial class TopicSubscriptions
     public IReadOnlyCollection<string> RegisteredTags(string tenant) => _tenants.TryGetValue(tenant, out var t) ? t.RegisteredTags() : [];
 
     /// <summary>
-    /// Null when every tenant with connections here had its inbox verified within three check intervals, else why not:
-    /// this frontend may not be able to deliver.
+    /// Null when this frontend's stream subscriptions were verified within three check intervals and no tenant with
+    /// connections has been failing to register or recover for as long, else why not: it may not be able to deliver.
     /// </summary>
     public string? DeliveryProblem()
     {
         var limit = DateTime.UtcNow - (3 * _options.InboxCheckInterval);
-        var stale = _tenants.Values.Where(t => t.HasConnections && t.VerifiedAtUtc < limit).Select(t => t.Tenant).Take(5).ToList();
-        return stale.Count == 0 ? null : $"The inbox subscription of tenant(s) {string.Join(", ", stale)} has not been verified since {limit:O}.";
+        if (Volatile.Read(ref _canary) is not null && _verifiedAtUtc < limit)
+        {
+            return $"This server's stream subscriptions have not been verified since {limit:O}.";
+        }
+
+        var failing = _tenants.Values.Where(t => t.HasConnections && t.FailingSinceUtc < limit).Select(t => t.Tenant).Take(5).ToList();
+        return failing.Count == 0 ? null : $"Registering tenant(s) {string.Join(", ", failing)} with the cluster has been failing since before {limit:O}.";
     }
 
     /// <summary>Completes at the next subscribe, unsubscribe or registration: lets tests wait instead of polling.</summary>
@@ -90,18 +100,40 @@ internal sealed partial class TopicSubscriptions
         return Task.CompletedTask;
     }
 
-    /// <summary>Checks every tenant's inbox, recovering where needed, and forgets tenants idle past the grace period.</summary>
+    /// <summary>
+    /// Every check interval: one call to see that the cluster's stream pub-sub still knows this server's subscriptions
+    /// (they are all lost together when its storage comes back empty), then, per tenant and without calling the
+    /// cluster unless something is owed, retries what failed and forgets tenants idle past the grace period.
+    /// </summary>
     internal async Task CheckAllAsync(CancellationToken cancellationToken)
     {
+        if (!await CanaryIsKnownAsync())
+        {
+            LogSubscriptionsLost(_services.Logger);
+            await RecoverAllAsync("the cluster's stream pub-sub lost this server's subscriptions");
+        }
+
         var now = DateTime.UtcNow;
+        var forgotten = 0;
         foreach (var (tenant, listener) in _tenants)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            if (listener.TryClose(now, _options.UnsubscribeGrace))
+
+            // Most tenants have streams and owe nothing: a volatile read each, no lock, no call, nothing awaited.
+            if (!listener.HasConnections && listener.TryClose(now, _options.UnsubscribeGrace))
             {
                 // Evicted first, so an acquire from now on builds a fresh listener; this one only tears down.
                 _tenants.TryRemove(new KeyValuePair<string, TenantListener>(tenant, listener));
-                await CloseQuietlyAsync(listener);
+                var closing = CloseQuietlyAsync(listener);
+                _closing[tenant] = closing;
+                await closing;
+                _closing.TryRemove(new KeyValuePair<string, Task>(tenant, closing));
+                forgotten++;
+                continue;
+            }
+
+            if (!listener.OwesCheck(now))
+            {
                 continue;
             }
 
@@ -114,13 +146,29 @@ internal sealed partial class TopicSubscriptions
                 LogCheckFailed(_services.Logger, tenant, exception);
             }
         }
+
+        _trim.Forgot(forgotten, now);
+        if (_trim.MaybeTrim(now))
+        {
+            LogTrimmed(_services.Logger, _tenants.Count, GC.GetTotalMemory(forceFullCollection: false));
+        }
     }
 
     /// <summary>Recovers every tenant: something happened that may have cost this frontend events or registrations.</summary>
     internal Task RecoverAllAsync(string reason) => Task.WhenAll(_tenants.Values.Select(t => t.RecoverAsync(reason)));
 
+    /// <summary>
+    /// Registers <paramref name="connection"/> (whose tenant has been acquired) at its place in the tenant's order; see
+    /// <see cref="TenantInbox.Open"/>.
+    /// </summary>
+    public TenantInbox.LocalReplay? Open(SseConnection connection, long? afterSequence, DateTime? sinceUtc) =>
+        _tenants.TryGetValue(connection.Tenant, out var listener)
+            ? listener.Events.Open(connection, _services.Registry, afterSequence, sinceUtc)
+            : throw new InvalidOperationException($"Tenant '{connection.Tenant}' was not acquired before its connection opened.");
+
     private async Task AcquireAsync(string tenant, bool connection, Interest[] interests, CancellationToken cancellationToken)
     {
+        await EnsureCanaryAsync(cancellationToken);
         while (true)
         {
             var listener = _tenants.GetOrAdd(tenant, static (name, services) => new TenantListener(name, services), _services);
@@ -139,6 +187,14 @@ internal sealed partial class TopicSubscriptions
 
             try
             {
+                // A listener of this tenant evicted a moment ago may still be unregistering: this server's registrations
+                // carry one listener id for both, so its Unlisten must reach the topic grains before the new Listen,
+                // or it would cancel the new registration and the tenant's events would stop reaching this server.
+                if (_closing.TryGetValue(tenant, out var closing))
+                {
+                    await closing.WaitAsync(_options.SubscribeTimeout, cancellationToken);
+                }
+
                 await listener.SyncAsync().WaitAsync(_options.SubscribeTimeout, cancellationToken);
                 return;
             }
@@ -186,9 +242,76 @@ internal sealed partial class TopicSubscriptions
         return Task.CompletedTask;
     }
 
+    /// <summary>
+    /// A subscription of this server's that carries nothing, to a stream of its own: the cluster's pub-sub loses it
+    /// exactly when it loses the tenants' inbox subscriptions (its storage came back empty), so checking this one
+    /// checks them all with a single call.
+    /// </summary>
+    private async Task EnsureCanaryAsync(CancellationToken cancellationToken)
+    {
+        if (Volatile.Read(ref _canary) is not null)
+        {
+            return;
+        }
+
+        await _canaryGate.WaitAsync(cancellationToken);
+        try
+        {
+            if (_canary is null)
+            {
+                var handle = await Canary().SubscribeAsync(static (_, _) => Task.CompletedTask);
+                _verifiedAtUtc = DateTime.UtcNow;
+                Volatile.Write(ref _canary, handle);
+            }
+        }
+        finally
+        {
+            _canaryGate.Release();
+        }
+    }
+
+    /// <summary>False when the cluster's pub-sub no longer knows the canary subscription; it is then taken out again.</summary>
+    private async Task<bool> CanaryIsKnownAsync()
+    {
+        if (Volatile.Read(ref _canary) is not { } handle)
+        {
+            return true;
+        }
+
+        var known = await Canary().GetAllSubscriptionHandles();
+        if (known.Any(h => h.HandleId == handle.HandleId))
+        {
+            _verifiedAtUtc = DateTime.UtcNow;
+            return true;
+        }
+
+        await _canaryGate.WaitAsync();
+        try
+        {
+            var renewed = await Canary().SubscribeAsync(static (_, _) => Task.CompletedTask);
+            Volatile.Write(ref _canary, renewed);
+            _verifiedAtUtc = DateTime.UtcNow;
+        }
+        finally
+        {
+            _canaryGate.Release();
+        }
+
+        return false;
+    }
+
+    private IAsyncStream<CacheEvent> Canary() =>
+        _services.Client.GetStreamProvider(CacheTopics.StreamProvider).GetStream<CacheEvent>(CacheStreams.Canary(_services.Identity.Id));
+
     private void SignalChange() =>
         Interlocked.Exchange(ref _changed, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Tenant {Tenant}: checking the inbox subscription failed")]
+    [LoggerMessage(EventId = 4200, Level = LogLevel.Warning, Message = "The cluster's stream pub-sub no longer knows this server's subscriptions (its storage lost them): subscribing, registering and recovering every tenant again")]
+    private static partial void LogSubscriptionsLost(ILogger logger);
+
+    [LoggerMessage(EventId = 4201, Level = LogLevel.Information, Message = "Many tenants left this server: compacted the heap and gave free memory back ({Tenants} tenants still here, {HeapBytes} bytes in use)")]
+    private static partial void LogTrimmed(ILogger logger, int tenants, long heapBytes);
+
+    [LoggerMessage(EventId = 4202, Level = LogLevel.Warning, Message = "Tenant {Tenant}: checking the inbox subscription failed")]
     private static partial void LogCheckFailed(ILogger logger, string tenant, Exception exception);
 }

@@ -1,11 +1,12 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Text.Json;
 using CountCachula.WebFrontend.Hosting;
+using CountCachula.AspNetCore;
+using CountCachula.AspNetCore.Dashboard;
 using CountCachula.AspNetCore.Security;
+using CountCachula.AspNetCore.Streaming;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Options;
-using CountCachula.AspNetCore.Hosting;
-using CountCachula.AspNetCore.Dashboard;
 
 namespace CountCachula.WebFrontend.Dashboard;
 
@@ -36,14 +37,17 @@ public static class DashboardEndpoints
         return group;
     }
 
-    private static async Task StreamAsync(HttpContext context, IGrainFactory grains, DashboardHistory history, IOptions<CountCachulaOptions> options, IHostEnvironment environment)
+    private static async Task StreamAsync(
+        HttpContext context, IGrainFactory grains, DashboardHistory history, IOptions<CountCachulaOptions> options, IHostEnvironment environment, IHostApplicationLifetime lifetime)
     {
         var response = context.Response;
         response.ContentType = "text/event-stream";
         response.Headers.CacheControl = "no-cache";
         response.Headers["X-Accel-Buffering"] = "no";
         context.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
-        var aborted = context.RequestAborted;
+        // Ends when the page goes, or when this server stops: the page's EventSource then comes back to another one.
+        using var ending = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, lifetime.ApplicationStopping);
+        var aborted = ending.Token;
         var maxBytes = options.Value.Dashboard.MaxSnapshotBytes;
         try
         {
@@ -70,7 +74,7 @@ public static class DashboardEndpoints
         }
         catch (OperationCanceledException) when (aborted.IsCancellationRequested)
         {
-            // The page was closed.
+            // The page was closed, or this server is stopping: the response ends here.
         }
     }
 

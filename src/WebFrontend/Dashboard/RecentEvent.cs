@@ -1,4 +1,3 @@
-using CountCachula.AspNetCore.Dashboard;
 namespace CountCachula.WebFrontend.Dashboard;
 
 /// <summary>One recent event of the tenant as the dashboard lists it, cut down to what a glance needs.</summary>

@@ -1,5 +1,4 @@
 using Microsoft.Extensions.Diagnostics.HealthChecks;
-using CountCachula.AspNetCore.Hosting;
 
 namespace CountCachula.WebFrontend.Hosting;
 

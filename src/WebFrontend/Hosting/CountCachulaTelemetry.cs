@@ -1,10 +1,9 @@
-using CountCachula.AspNetCore.Streaming;
+using CountCachula.AspNetCore.Diagnostics;
 using OpenTelemetry;
 using OpenTelemetry.Exporter;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
 using OpenTelemetry.Trace;
-using CountCachula.AspNetCore.Hosting;
 
 namespace CountCachula.WebFrontend.Hosting;
 

@@ -1,4 +1,3 @@
-using CountCachula.AspNetCore.Hosting;
 namespace CountCachula.WebFrontend.Hosting;
 
 /// <summary>A page embedded in the assembly (so it is served wherever the app runs from), read once.</summary>

@@ -1,4 +1,3 @@
-using CountCachula.AspNetCore.Hosting;
 namespace CountCachula.WebFrontend.Hosting;
 
 /// <summary>

@@ -1,4 +1,4 @@
-using CountCachula.AspNetCore.Hosting;
+using CountCachula.AspNetCore.Security;
 namespace CountCachula.WebFrontend.Hosting;
 
 /// <summary>

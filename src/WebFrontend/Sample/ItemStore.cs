@@ -4,7 +4,7 @@ using System.Text.Json.Nodes;
 namespace CountCachula.WebFrontend.Sample;
 
 /// <summary>
-/// The sample app's in-memory database, as in the specification's "Complete Server Setup", bounded: it keeps at most
+/// The sample app's in-memory database, bounded: it keeps at most
 /// <see cref="MaxItems"/> items (or <paramref name="maxItems"/>), and creating one more drops the oldest (the caller
 /// invalidates its tag), so the demo's memory stays bounded however much is posted to it.
 /// </summary>

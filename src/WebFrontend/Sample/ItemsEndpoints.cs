@@ -1,18 +1,19 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using CountCachula.AspNetCore;
 using CountCachula.AspNetCore.CacheTags;
-using CountCachula.WebFrontend.Hosting;
 using CountCachula.AspNetCore.Publishing;
+using CountCachula.WebFrontend.Hosting;
 using Microsoft.Extensions.Options;
-using CountCachula.AspNetCore.Hosting;
 
 namespace CountCachula.WebFrontend.Sample;
 
 /// <summary>
-/// The specification's "Complete Server Setup" example: a CRUD API whose GETs declare their tags once
-/// (<c>.WithCacheTags</c>: the <c>Cache-Tags</c> header <c>@countcachula/core</c> reads, and the output-cache entry's
-/// tags) and whose writes invalidate and hint through the hub. Reads push nothing: hints follow writes, as in the
-/// specification's POST example. With <c>CountCachula:EvictOutputCache</c> on, the GETs are also cached on the server.
+/// The items API of the <see href="https://github.com/matthewp/countcachula/tree/main/sse">Count Cachula server documentation</see>'s example, in ASP.NET Core: GETs
+/// declare their tags once (<c>.WithCacheTags</c>: the <c>Cache-Tags</c> header <c>@countcachula/core</c> reads, and
+/// the output-cache entry's tags) and writes invalidate and hint through the hub. Reads push nothing: hints follow
+/// writes, so serving a list never makes every browser fetch. With <c>CountCachula:EvictOutputCache</c> on, the GETs
+/// are also cached on the server.
 /// </summary>
 public static class ItemsEndpoints
 {
@@ -58,7 +59,7 @@ public static class ItemsEndpoints
         // The writer's next read may reach this silo before the hub's event does.
         await outputCache.EvictAsync(hub.Tenant, stale);
 
-        // The new item is the likeliest next read: hint it, as the specification's POST example does.
+        // The new item is the likeliest next read: hint it.
         await hub.PreloadHintAsync($"/api/items/{item["id"]}");
         return Results.Json(item, statusCode: StatusCodes.Status201Created);
     }

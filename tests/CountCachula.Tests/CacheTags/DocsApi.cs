@@ -1,9 +1,10 @@
-using System.Collections.Concurrent;
-using CountCachula.WebFrontend.Hosting;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
+
+// docs: usings (what a Web SDK project needs beyond its implicit usings)
+using System.Collections.Concurrent;
 using CountCachula.AspNetCore.Hosting;
 
 namespace CountCachula.Tests.CacheTags;
@@ -15,7 +16,8 @@ namespace CountCachula.Tests.CacheTags;
 /// </summary>
 public static class DocsApi
 {
-    /// <summary>The shared database: document id → text.</summary>
+    // docs: data
+    /// <summary>The application's data: document id → text.</summary>
     public static readonly ConcurrentDictionary<string, string> Documents = new(StringComparer.Ordinal);
 
     /// <summary>Reads of <c>/slow/{id}</c> wait here (after their tags are declared) until the test releases them.</summary>
@@ -35,7 +37,9 @@ public static class DocsApi
             var hits = Documents.Where(d => d.Value.Contains(q, StringComparison.Ordinal)).Select(d => d.Key).Order().ToArray();
             context.AddCacheTags(["docs-list", .. hits.Select(id => $"doc:{id}")]);
             return string.Join(',', hits);
-        }).CacheOutput();
+        })
+            .CacheOutput()
+            .RequireCors(CountCachulaCors.PolicyName);
 
         app.MapGet("/slow/{id}", async (string id) =>
         {

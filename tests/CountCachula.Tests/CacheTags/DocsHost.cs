@@ -24,6 +24,7 @@ public static class DocsHost
 
         // docs: services
         builder.Services.AddCountCachula(options => options.EvictOutputCache = true);
+        builder.Services.AddCountCachulaAuthentication();
         builder.Services.AddOutputCache();
 
         var app = builder.Build();

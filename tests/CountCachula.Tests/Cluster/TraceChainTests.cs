@@ -16,7 +16,6 @@ using Microsoft.Extensions.Logging;
 using CountCachula.WebFrontend.Hosting;
 using OpenTelemetry.Trace;
 using Orleans.Runtime;
-using CountCachula.AspNetCore.Hosting;
 
 namespace CountCachula.Tests.Cluster;
 

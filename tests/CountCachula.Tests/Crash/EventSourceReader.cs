@@ -21,8 +21,10 @@ public sealed class EventSourceReader(int index, Uri url, Func<int, bool> wants)
     private readonly List<long> _breaks = [];
     private readonly List<long> _connects = [];
     private readonly List<string> _refusals = [];
+    private readonly List<string> _backwards = [];
     private readonly SemaphoreSlim _progress = new(0);
     private string? _lastEventId;
+    private long _highestId;
     private TimeSpan? _retry;
     private int _redeliveries;
     private int _resets;
@@ -38,6 +40,9 @@ public sealed class EventSourceReader(int index, Uri url, Func<int, bool> wants)
 
     /// <summary><c>reset</c> events: the server could not replay and told the client to start over.</summary>
     public int Resets { get { lock (_gate) { return _resets; } } }
+
+    /// <summary>Ids that did not rise: an event id at or below one this client had already seen ("5 after 7").</summary>
+    public IReadOnlyList<string> IdsBackwards { get { lock (_gate) { return [.. _backwards]; } } }
 
     /// <summary>Non-200 answers to a connect, e.g. "500 after kill +1.2 s".</summary>
     public IReadOnlyList<string> Refusals { get { lock (_gate) { return [.. _refusals]; } } }
@@ -108,6 +113,8 @@ public sealed class EventSourceReader(int index, Uri url, Func<int, bool> wants)
             var now = Stopwatch.GetTimestamp();
             if (item.EventType == "connected")
             {
+                // A new stream's 'connected' carries the point it starts after: a browser resumes from there.
+                _lastEventId = item.EventId ?? _lastEventId;
                 lock (_gate)
                 {
                     _connects.Add(now);
@@ -132,6 +139,21 @@ public sealed class EventSourceReader(int index, Uri url, Func<int, bool> wants)
                 continue;
             }
 
+            if (item.EventId is { Length: > 0 } id)
+            {
+                // What a browser resumes from: every id it is given must be above the last one, across reconnects.
+                var value = long.Parse(id, System.Globalization.CultureInfo.InvariantCulture);
+                lock (_gate)
+                {
+                    if (value <= _highestId)
+                    {
+                        _backwards.Add($"{value} after {_highestId}");
+                    }
+
+                    _highestId = Math.Max(_highestId, value);
+                }
+            }
+
             _lastEventId = item.EventId ?? _lastEventId;
             var tags = item.Data.StartsWith('[') ? JsonSerializer.Deserialize<string[]>(item.Data)! : item.Data.Split(',');
             var keys = tags.Select(KeyOf).OfType<int>().ToArray();
@@ -144,7 +166,8 @@ public sealed class EventSourceReader(int index, Uri url, Func<int, bool> wants)
 
                 // A frame may merge several events (its id is then the last one's); only a frame that carries one
                 // event tells which id that event was given.
-                if (keys.Length == 1 && !(_ids.TryGetValue(keys[0], out var ids) ? ids : _ids[keys[0]] = []).Add(item.EventId ?? ""))
+                // A late event (delivered after newer ones) carries no id at all.
+                if (keys.Length == 1 && item.EventId is not null && !(_ids.TryGetValue(keys[0], out var ids) ? ids : _ids[keys[0]] = []).Add(item.EventId))
                 {
                     _redeliveries++;
                 }

@@ -1,3 +1,4 @@
+using CountCachula.AspNetCore.Endpoints;
 using CountCachula.Tests.CacheTags;
 using CountCachula.Tests.Infrastructure;
 using CountCachula.Tests.Security;
@@ -6,6 +7,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using CountCachula.AspNetCore.Hosting;
+using CountCachula.AspNetCore.Security;
 
 namespace CountCachula.Tests.Frontend;
 

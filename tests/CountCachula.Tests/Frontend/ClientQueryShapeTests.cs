@@ -1,10 +1,12 @@
 using System.Net;
 using System.Text.Json;
+using CountCachula.AspNetCore.Endpoints;
+using CountCachula.AspNetCore.Security;
 using CountCachula.Tests.Infrastructure;
 using CountCachula.Tests.Security;
 using CountCachula.WebFrontend.Hosting;
-using CountCachula.AspNetCore.Publishing;
 using CountCachula.AspNetCore.Hosting;
+using CountCachula.AspNetCore.Publishing;
 
 namespace CountCachula.Tests.Frontend;
 

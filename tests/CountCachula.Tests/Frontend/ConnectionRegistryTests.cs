@@ -1,6 +1,6 @@
 using CountCachula.Tests.Infrastructure;
-using CountCachula.AspNetCore.Connections;
-using CountCachula.AspNetCore.Streaming;
+using CountCachula.AspNetCore.Delivery;
+using CountCachula.AspNetCore.Sse;
 
 namespace CountCachula.Tests.Frontend;
 

@@ -41,6 +41,55 @@ public sealed class CorsTests(CorsFixture frontend) : IClassFixture<CorsFixture>
         Assert.Equal(CorsFixture.AllowedOrigin, Assert.Single(response.Headers.GetValues("Access-Control-Allow-Origin")));
     }
 
+    [Theory]
+    [InlineData("/api/cache-events/some-stream/interests", "x-stream-key,content-type")]
+    [InlineData("/api/cache/invalidate", "idempotency-key,content-type")]
+    public async Task A_page_of_an_allowed_origin_may_send_the_stream_key_and_an_idempotency_key(string path, string headers)
+    {
+        using var preflight = new HttpRequestMessage(HttpMethod.Options, path);
+        preflight.Headers.Add("Origin", CorsFixture.AllowedOrigin);
+        preflight.Headers.Add("Access-Control-Request-Method", "POST");
+        preflight.Headers.Add("Access-Control-Request-Headers", headers);
+
+        using var response = await frontend.Http.SendAsync(preflight);
+
+        Assert.Equal(HttpStatusCode.NoContent, response.StatusCode);
+        var allowed = string.Join(',', response.Headers.GetValues("Access-Control-Allow-Headers")).ToLowerInvariant();
+        foreach (var header in headers.Split(','))
+        {
+            Assert.Contains(header, allowed);
+        }
+    }
+
+    [Fact]
+    public async Task A_publish_answer_exposes_retry_after_to_the_page()
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/api/cache/invalidate") { Content = new StringContent("""{"tags":["cors"]}""", System.Text.Encoding.UTF8, "application/json") };
+        request.Headers.Add("Origin", CorsFixture.AllowedOrigin);
+
+        using var response = await frontend.Http.SendAsync(request);
+
+        Assert.Contains("Retry-After", string.Join(',', response.Headers.GetValues("Access-Control-Expose-Headers")));
+    }
+
+    [Fact]
+    public async Task The_operator_diagnostics_answer_no_cors_even_to_an_allowed_origin()
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/api/cache-events/diagnostics");
+        request.Headers.Add("Origin", CorsFixture.AllowedOrigin);
+        using var preflight = new HttpRequestMessage(HttpMethod.Options, "/api/cache-events/diagnostics");
+        preflight.Headers.Add("Origin", CorsFixture.AllowedOrigin);
+        preflight.Headers.Add("Access-Control-Request-Method", "GET");
+
+        using var response = await frontend.Http.SendAsync(request);
+        using var preflightAnswer = await frontend.Http.SendAsync(preflight);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.False(response.Headers.Contains("Access-Control-Allow-Origin"), "the diagnostics answered with CORS headers");
+        Assert.False(response.Headers.Contains("Access-Control-Allow-Credentials"));
+        Assert.False(preflightAnswer.Headers.Contains("Access-Control-Allow-Origin"), "the diagnostics' preflight allowed the origin");
+    }
+
     [Fact]
     public async Task Another_origin_gets_no_cors_headers()
     {

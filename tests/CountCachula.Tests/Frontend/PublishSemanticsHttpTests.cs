@@ -133,6 +133,33 @@ public sealed class PublishSemanticsHttpTests(SmallBudgetFixture frontend) : ICl
         Assert.Equal(HttpStatusCode.OK, reuse.StatusCode);
     }
 
+    [Fact]
+    public async Task An_idempotency_key_reused_for_another_publication_is_refused_with_422_and_a_true_retry_still_repeats()
+    {
+        var key = "reuse-" + Guid.NewGuid().ToString("N");
+        var (status, first) = await PublishAsync("reused:a", key);
+        Assert.Equal(HttpStatusCode.Accepted, status);
+
+        // Other tags under the same key: silently dropping them would lose an event.
+        using var otherTags = await SendAsync("reused:b", key);
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, otherTags.StatusCode);
+        var why = await otherTags.Content.ReadAsStringAsync();
+        Assert.Contains("was accepted for a different publication", why);
+        Assert.Contains("application/problem+json", otherTags.Content.Headers.ContentType?.ToString());
+
+        // The same key on another route (a preload hint) is another publication too.
+        using var otherRoute = new HttpRequestMessage(HttpMethod.Post, "/api/cache/preload") { Content = JsonContent.Create(new { routes = new[] { "/reused" } }) };
+        otherRoute.Headers.Add("Idempotency-Key", key);
+        using var routeAnswer = await frontend.Http.SendAsync(otherRoute);
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, routeAnswer.StatusCode);
+
+        // The exact retry keeps its answer.
+        var (retryStatus, retry) = await PublishAsync("reused:a", key);
+        Assert.Equal(HttpStatusCode.Accepted, retryStatus);
+        Assert.True(retry.Repeated);
+        Assert.Equal(first.Id, retry.Id);
+    }
+
     private async Task<HttpResponseMessage> SendAsync(string tag, string? key)
     {
         using var request = new HttpRequestMessage(HttpMethod.Post, "/api/cache/invalidate") { Content = JsonContent.Create(new { tags = new[] { tag } }) };

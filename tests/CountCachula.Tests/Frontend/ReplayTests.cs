@@ -23,6 +23,7 @@ public sealed class ReplayTests(ShortHistoryFixture frontend) : IClassFixture<Sh
     public async Task Reconnecting_with_last_event_id_replays_the_missed_matching_tags_once_then_continues_live()
     {
         var (first, _) = await SseClient.ConnectAndWaitAsync(frontend.Http, "/api/cache-events?tags=doc:*");
+        await using var watcher = (await SseClient.ConnectAndWaitAsync(frontend.Http, "/api/cache-events?tags=doc:2")).Client;
         await Hub.InvalidateAsync("doc:0");
         var seen = await first.NextAsync("the last event before going away");
         await first.DisposeAsync();
@@ -30,6 +31,10 @@ public sealed class ReplayTests(ShortHistoryFixture frontend) : IClassFixture<Sh
         await Hub.InvalidateAsync("doc:1", "other");
         await Hub.InvalidateAsync("other");
         await Hub.InvalidateAsync("doc:2", "doc:1");
+
+        // A publish is accepted before this server has routed it; once another stream here has it, so has the replay
+        // (otherwise doc:2 would come live, after a replay of doc:1 alone).
+        Assert.Equal("doc:2", (await watcher.NextAsync("doc:2 routed to this server")).Data);
 
         await using var again = await SseClient.ConnectAsync(frontend.Http, "/api/cache-events?tags=doc:*",
             configure: request => request.Headers.Add("Last-Event-ID", seen.EventId));
@@ -91,20 +96,49 @@ public sealed class ReplayTests(ShortHistoryFixture frontend) : IClassFixture<Sh
     [Fact]
     public async Task A_point_older_than_the_retained_history_gets_reset()
     {
-        var (probe, _) = await SseClient.ConnectAndWaitAsync(frontend.Http);
-        await Hub.InvalidateAsync("old:0");
+        // A tenant of its own, streams with exact tags only: this server then does not hold the tenant's recent events
+        // itself (it would replay from them whatever the hub's history still has), so the hub's history answers.
+        var tenant = "trimmed-" + Guid.NewGuid().ToString("N")[..8];
+        var hub = frontend.Get<IGrainFactory>().GetGrain<ICacheHubGrain>(tenant);
+        var (probe, _) = await SseClient.ConnectAndWaitAsync(frontend.Http, $"/api/cache-events?tenant={tenant}&tags=old:0");
+        await hub.Invalidate(["old:0"]);
         var old = await probe.NextAsync("an event that will fall out of the history");
         for (var i = 1; i <= 25; i++)
         {
-            await Hub.InvalidateAsync($"old:{i}");
+            await hub.Invalidate([$"old:{i}"]);
         }
 
         await probe.DisposeAsync();
-        await using var client = await SseClient.ConnectAsync(frontend.Http, "/api/cache-events",
+        await using var client = await SseClient.ConnectAsync(frontend.Http, $"/api/cache-events?tenant={tenant}&tags=old:0",
             configure: request => request.Headers.Add("Last-Event-ID", old.EventId));
 
         Assert.Equal("connected", (await client.NextAsync("connected")).EventType);
         Assert.Equal("reset", (await client.NextAsync("reset after the history was trimmed")).EventType);
         Assert.Equal(("invalidate", "*"), ((await client.NextAsync("invalidate everything")) is var e ? (e.EventType, e.Data) : default));
+    }
+
+    [Fact]
+    public async Task Resuming_from_0_replays_a_history_that_was_never_trimmed_and_resets_one_that_was()
+    {
+        // 0 is what 'connected' carries when its server knew no event of the tenant yet.
+        var young = "young-" + Guid.NewGuid().ToString("N")[..8];
+        var trimmed = "trimmed-" + Guid.NewGuid().ToString("N")[..8];
+        var grains = frontend.Get<IGrainFactory>();
+        await grains.GetGrain<ICacheHubGrain>(young).Invalidate(["a"]);
+        await grains.GetGrain<ICacheHubGrain>(young).Invalidate(["b"]);
+        for (var i = 0; i < 25; i++)
+        {
+            await grains.GetGrain<ICacheHubGrain>(trimmed).Invalidate([$"t:{i}"]);
+        }
+
+        await using var fromStart = await SseClient.ConnectAsync(frontend.Http, $"/api/cache-events?tenant={young}&tags=a,b",
+            configure: request => request.Headers.Add("Last-Event-ID", "0"));
+        await using var tooOld = await SseClient.ConnectAsync(frontend.Http, $"/api/cache-events?tenant={trimmed}&tags=t:0",
+            configure: request => request.Headers.Add("Last-Event-ID", "0"));
+
+        Assert.Equal("connected", (await fromStart.NextAsync("connected, young history")).EventType);
+        Assert.Equal(("invalidate", "a,b"), ((await fromStart.NextAsync("the whole young history")) is var e ? (e.EventType, e.Data) : default));
+        Assert.Equal("connected", (await tooOld.NextAsync("connected, trimmed history")).EventType);
+        Assert.Equal("reset", (await tooOld.NextAsync("reset: the history lost its start")).EventType);
     }
 }

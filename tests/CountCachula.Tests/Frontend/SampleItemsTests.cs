@@ -139,3 +139,33 @@ public sealed class SampleItemsTests(FrontendFixture frontend) : IClassFixture<F
         return (string)(await created.Content.ReadFromJsonAsync<JsonObject>())!["id"]!;
     }
 }
+
+/// <summary>The outbox sample: an order grain whose declared tags are written with its state.</summary>
+public sealed class SampleOrdersTests(FrontendFixture frontend) : IClassFixture<FrontendFixture>
+{
+    [Fact]
+    public async Task Shipping_an_order_invalidates_its_tags_once_and_answers_with_the_event_id()
+    {
+        var order = "so-" + Guid.NewGuid().ToString("N")[..8];
+        var (client, _) = await SseClient.ConnectAndWaitAsync(frontend.Http, $"/api/cache-events?tags=order:{order}");
+        await using var _ = client;
+
+        using var shipped = await frontend.Http.PostAsync($"/api/sample-orders/{order}/ship", null);
+
+        Assert.Equal(HttpStatusCode.OK, shipped.StatusCode);
+        var eventId = (long)(await shipped.Content.ReadFromJsonAsync<JsonObject>())!["eventId"]!;
+        var told = await client.NextOfTypeAsync("invalidate", "the order's invalidation");
+        Assert.Equal($"order:{order}", told.Data);
+        Assert.Equal(eventId, long.Parse(told.EventId!));
+        Assert.Equal(1, (int)(await frontend.Http.GetFromJsonAsync<JsonObject>($"/api/sample-orders/{order}"))!["shipments"]!);
+    }
+
+    [Fact]
+    public async Task An_order_id_whose_tag_the_hub_would_refuse_is_a_400_problem()
+    {
+        using var response = await frontend.Http.PostAsync($"/api/sample-orders/{new string('x', 300)}/ship", null);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+    }
+}

@@ -1,6 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
-using CountCachula.AspNetCore.Connections;
+using CountCachula.AspNetCore.Sockets;
 using CountCachula.Tests.Infrastructure;
 
 namespace CountCachula.Tests.Frontend;

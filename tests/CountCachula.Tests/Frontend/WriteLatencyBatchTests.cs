@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
-using CountCachula.AspNetCore.Connections;
-using CountCachula.AspNetCore.Streaming;
+using CountCachula.AspNetCore.Delivery;
+using CountCachula.AspNetCore.Diagnostics;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace CountCachula.Tests.Frontend;

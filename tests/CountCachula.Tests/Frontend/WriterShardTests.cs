@@ -1,5 +1,5 @@
 using System.Collections.Concurrent;
-using CountCachula.AspNetCore.Connections;
+using CountCachula.AspNetCore.Delivery;
 using CountCachula.Tests.Infrastructure;
 
 namespace CountCachula.Tests.Frontend;
@@ -49,8 +49,8 @@ public sealed class WriterShardTests
         Assert.Equal(Enumerable.Range(0, WriterShard.MaxQueuedEvents + 1), ran);
     }
 
-    private sealed class Probe(Action run) : EventDelivery
+    private sealed class Probe(Action run) : EventDelivery(owner: null)
     {
-        public override void Run(bool writeNow) => run();
+        protected override void Offer(bool writeNow) => run();
     }
 }

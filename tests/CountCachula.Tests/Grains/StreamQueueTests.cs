@@ -1,4 +1,4 @@
-using CountCachula.Queues;
+using CountCachula.Runtime.Queues;
 using CountCachula.Tests.Infrastructure;
 
 namespace CountCachula.Tests.Grains;

@@ -1,4 +1,4 @@
-using CountCachula.AspNetCore.Connections;
+using CountCachula.AspNetCore.Delivery;
 using Microsoft.AspNetCore.Builder;
 
 namespace CountCachula.Tests.Infrastructure;
@@ -28,12 +28,17 @@ public class FrontendFixture : IAsyncLifetime
     /// <summary>Extra configuration for a derived fixture.</summary>
     protected virtual IEnumerable<KeyValuePair<string, string>> Settings => [];
 
+    /// <summary>Last changes to the builder for a derived fixture (services a test needs in the process).</summary>
+    protected virtual void Configure(WebApplicationBuilder builder)
+    {
+    }
+
     public async Task InitializeAsync() =>
         _frontend = await TestFrontend.StartAsync("test-" + Guid.NewGuid().ToString("N")[..8], settings:
         [
             new("CountCachula:HeartbeatInterval", HeartbeatInterval.ToString()),
             .. Settings,
-        ]);
+        ], configure: Configure);
 
     public async Task DisposeAsync()
     {

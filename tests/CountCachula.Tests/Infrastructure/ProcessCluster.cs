@@ -6,7 +6,9 @@ namespace CountCachula.Tests.Infrastructure;
 /// <summary>
 /// The cluster of <c>scripts/cluster.sh</c>: a real redis-server, N silo processes clustered through it, each with its
 /// frontend on its own port, and nginx in front of them — the docker-compose topology, as processes. Auth is on, as in
-/// production: the cluster gets a fresh signing key and API key, and tests mint their tokens with them.
+/// production: the cluster gets a fresh signing key and API key, and tests mint their tokens with them. So is cluster
+/// TLS: the silos listen on every address (Redis membership), so cluster.sh gives them a CA and a node certificate it
+/// makes in the cluster's folder, and they take silo and gateway connections with that CA's certificates only.
 /// </summary>
 public sealed class ProcessCluster : IAsyncDisposable
 {
@@ -32,24 +34,26 @@ public sealed class ProcessCluster : IAsyncDisposable
 
     /// <summary>A subscriber's token for tenant <c>default</c>, signed with the cluster's key, for every tag.</summary>
     public string Token() =>
-        CountCachula.AspNetCore.Hosting.CountCachulaAccess.MintToken(_environment["COUNTCACHULA_SIGNING_KEY"], "default", TimeSpan.FromHours(1), tags: ["*"]);
+        CountCachula.AspNetCore.Security.CountCachulaAccess.MintToken(_environment["COUNTCACHULA_SIGNING_KEY"], "default", TimeSpan.FromHours(1), tags: ["*"]);
 
     /// <summary>An operator's token (the <c>admin</c> scope: diagnostics, dashboard) for tenant <c>default</c>.</summary>
     public string AdminToken() =>
-        CountCachula.AspNetCore.Hosting.CountCachulaAccess.MintToken(_environment["COUNTCACHULA_SIGNING_KEY"], "default", TimeSpan.FromHours(1), admin: true);
+        CountCachula.AspNetCore.Security.CountCachulaAccess.MintToken(_environment["COUNTCACHULA_SIGNING_KEY"], "default", TimeSpan.FromHours(1), admin: true);
 
     /// <summary>
     /// Starts the cluster. Its ports are taken below the OS's ephemeral range: a port the OS just handed out (as
     /// <see cref="FreePorts"/> does) can be handed out again as the source port of any outgoing connection on this busy
     /// machine before the silo binds it. A start that fails anyway (a port taken meanwhile) is tried once more.
     /// </summary>
-    public static async Task<ProcessCluster> StartAsync(int silos)
+    /// <param name="silos">How many silos.</param>
+    /// <param name="siloArgs">Extra command-line arguments for every silo (cluster.sh's <c>SILO_ARGS</c>).</param>
+    public static async Task<ProcessCluster> StartAsync(int silos, string? siloArgs = null)
     {
         for (var attempt = 1; ; attempt++)
         {
             try
             {
-                return await TryStartAsync(silos);
+                return await TryStartAsync(silos, siloArgs);
             }
             catch (Xunit.Sdk.XunitException) when (attempt < 2)
             {
@@ -58,7 +62,7 @@ public sealed class ProcessCluster : IAsyncDisposable
         }
     }
 
-    private static async Task<ProcessCluster> TryStartAsync(int silos)
+    private static async Task<ProcessCluster> TryStartAsync(int silos, string? siloArgs)
     {
         var directory = Directory.CreateTempSubdirectory("countcachula-cluster-").FullName;
         var environment = new Dictionary<string, string>
@@ -75,6 +79,11 @@ public sealed class ProcessCluster : IAsyncDisposable
             // The same build the tests run against.
             ["CONFIGURATION"] = AppContext.BaseDirectory.Contains("/Release/", StringComparison.Ordinal) ? "Release" : "Debug",
         };
+        if (siloArgs is not null)
+        {
+            environment["SILO_ARGS"] = siloArgs;
+        }
+
         var output = await RunScriptAsync(environment, TimeSpan.FromMinutes(3), "up", silos.ToString());
         var urls = output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Where(l => l.StartsWith("http://", StringComparison.Ordinal)).Select(l => new Uri(l.Trim())).ToArray();
         Assert.True(urls.Length == silos + 1, $"Starting the cluster: expected the balancer's URL and {silos} silo URLs from cluster.sh, got:\n{output}");
@@ -103,6 +112,67 @@ public sealed class ProcessCluster : IAsyncDisposable
     /// <summary>kill -9 silo <paramref name="index"/>.</summary>
     public Task KillAsync(int index) => RunScriptAsync(_environment, TimeSpan.FromSeconds(30), "kill", index.ToString());
 
+    /// <summary>Stops silo <paramref name="index"/> gracefully (SIGTERM), starts it again, and returns once it is ready.</summary>
+    public Task RestartAsync(int index) => RunScriptAsync(_environment, TimeSpan.FromMinutes(2), "restart", index.ToString());
+
+    /// <summary>SIGSTOP silo <paramref name="index"/>: it stays connected and answers nothing, as a hung process.</summary>
+    public Task FreezeAsync(int index) => RunScriptAsync(_environment, TimeSpan.FromSeconds(30), "freeze", index.ToString());
+
+    /// <summary>SIGCONT silo <paramref name="index"/>.</summary>
+    public Task ThawAsync(int index) => RunScriptAsync(_environment, TimeSpan.FromSeconds(30), "thaw", index.ToString());
+
+    /// <summary>
+    /// Whether the process of silo <paramref name="index"/> runs: false once it is gone or a zombie (an exited process
+    /// that nothing reaped yet, as cluster.sh's silos can be when they die on their own).
+    /// </summary>
+    public bool IsRunning(int index)
+    {
+        var pidFile = Path.Combine(_directory, $"silo{index}.pid");
+        if (!File.Exists(pidFile) || !int.TryParse(File.ReadAllText(pidFile).Trim(), out var pid))
+        {
+            return false;
+        }
+
+        try
+        {
+            // /proc/<pid>/stat: "pid (name) S ...", the state after the name's closing parenthesis.
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            var state = stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[0];
+            return state is not ("Z" or "X");
+        }
+        catch (IOException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>Waits until the process of silo <paramref name="index"/> has exited; false when it still runs after <paramref name="timeout"/>.</summary>
+    public async Task<bool> WaitExitedAsync(int index, TimeSpan timeout)
+    {
+        var pidFile = Path.Combine(_directory, $"silo{index}.pid");
+        if (!File.Exists(pidFile) || !int.TryParse(File.ReadAllText(pidFile).Trim(), out var pid))
+        {
+            return true;
+        }
+
+        try
+        {
+            using var process = Process.GetProcessById(pid);
+            using var cts = new CancellationTokenSource(timeout);
+            await process.WaitForExitAsync(cts.Token);
+            return true;
+        }
+        catch (ArgumentException)
+        {
+            // Not running any more.
+            return true;
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
+        }
+    }
+
     /// <summary>The silo the hub grain of <c>default</c> is active on, as silo <paramref name="index"/> sees it.</summary>
     public async Task<(string Silo, string HubSilo)> SiloOfAsync(HttpClient http, int index)
     {
@@ -111,6 +181,29 @@ public sealed class ProcessCluster : IAsyncDisposable
         using var response = await http.SendAsync(request);
         var diagnostics = await response.EnsureSuccessStatusCode().Content.ReadFromJsonAsync<Diagnostics>();
         return (diagnostics!.Silo, diagnostics.HubSilo);
+    }
+
+    /// <summary>
+    /// A silo to act on: one that holds the default tenant's hub, or one that does not (silos name themselves with a
+    /// listener prefix, the hub by address).
+    /// </summary>
+    public async Task<int> PickAsync(bool holdingTheHub)
+    {
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
+        var silos = new List<string>();
+        string? hubSilo = null;
+        for (var i = 0; i < Urls.Count; i++)
+        {
+            var (silo, hub) = await SiloOfAsync(http, i);
+            silos.Add(silo);
+            hubSilo ??= hub;
+        }
+
+        var picked = holdingTheHub
+            ? silos.FindIndex(s => s.Contains(hubSilo!, StringComparison.Ordinal))
+            : silos.FindIndex(s => !s.Contains(hubSilo!, StringComparison.Ordinal));
+        Assert.True(picked >= 0, $"The hub's silo {hubSilo} is not one of {string.Join(", ", silos)}.");
+        return picked;
     }
 
     /// <summary>The cluster's state folder (logs, pid files); kept after the test when COUNTCACHULA_KEEP_CLUSTER is set.</summary>

@@ -1,6 +1,7 @@
 using System.Net.ServerSentEvents;
 using System.Text;
 using System.Threading.Channels;
+using CountCachula.AspNetCore.Security;
 
 namespace CountCachula.Tests.Infrastructure;
 
@@ -16,6 +17,7 @@ public sealed class SseClient : IAsyncDisposable
     private readonly Channel<SseItem<string>> _events = Channel.CreateUnbounded<SseItem<string>>();
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _pump;
+    private readonly TaskCompletionSource<bool> _ended = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     private SseClient(HttpResponseMessage response, Stream body)
     {
@@ -121,8 +123,14 @@ public sealed class SseClient : IAsyncDisposable
         }
     }
 
-    /// <summary>Completes when the server ends the stream.</summary>
+    /// <summary>Completes when the server ends the stream and every event of it was read.</summary>
     public Task Completion => _events.Reader.Completion;
+
+    /// <summary>
+    /// Completes when the stream is over, read or not: true when the server ended the response body properly, false
+    /// when the connection broke (or the client was disposed) first.
+    /// </summary>
+    public Task<bool> Ended => _ended.Task;
 
     /// <inheritdoc />
     public async ValueTask DisposeAsync()
@@ -153,10 +161,12 @@ public sealed class SseClient : IAsyncDisposable
             }
 
             _events.Writer.TryComplete();
+            _ended.TrySetResult(true);
         }
         catch (Exception exception)
         {
             _events.Writer.TryComplete(exception is OperationCanceledException ? null : exception);
+            _ended.TrySetResult(false);
         }
     }
 

@@ -1,5 +1,5 @@
 using CountCachula.WebFrontend;
-using CountCachula.AspNetCore.Connections;
+using CountCachula.AspNetCore.Delivery;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;

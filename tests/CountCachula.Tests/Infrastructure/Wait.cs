@@ -1,4 +1,4 @@
-using CountCachula.AspNetCore.Connections;
+using CountCachula.AspNetCore.Delivery;
 
 namespace CountCachula.Tests.Infrastructure;
 

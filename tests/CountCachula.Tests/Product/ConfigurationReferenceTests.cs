@@ -6,7 +6,7 @@ using System.Text.RegularExpressions;
 using System.Xml.Linq;
 using CountCachula.Grains;
 using CountCachula.WebFrontend.Hosting;
-using CountCachula.AspNetCore.Hosting;
+using CountCachula.AspNetCore;
 
 namespace CountCachula.Tests.Product;
 
@@ -25,7 +25,9 @@ public sealed partial class ConfigurationReferenceTests
     [
         (CountCachulaOptions.SectionName, typeof(CountCachulaOptions), "The web frontend: `CountCachula`"),
         (TelemetryOptions.SectionName, typeof(TelemetryOptions), "Telemetry: `CountCachula:Telemetry`"),
+        (CountCachula.WebFrontend.Sample.SamplesOptions.SectionName, typeof(CountCachula.WebFrontend.Sample.SamplesOptions), "The host's sample API and demo page: `CountCachula:Samples`"),
         ("CountCachula:Hub", typeof(CountCachulaSiloOptions), "The hub's grains on each silo: `CountCachula:Hub`"),
+        (CountCachulaClusterOptions.SectionName, typeof(CountCachulaClusterOptions), "Cluster transport, on silos and client web tiers: `CountCachula:Cluster`"),
     ];
 
     [Fact]

@@ -51,6 +51,42 @@ public sealed class DashboardHistoryTests
         Assert.Contains(root.GetProperty("tenants").EnumerateObject(), t => t.Name == DashboardReporter.OtherTenants);
     }
 
+    [Fact]
+    public void A_snapshot_names_the_busiest_tenants_and_sums_up_the_others()
+    {
+        // 30 tenants: tenant-i holds i + 1 streams, so the 20 busiest are tenant-10 to tenant-29.
+        var registry = new AspNetCore.Delivery.ConnectionRegistry();
+        for (var tenant = 0; tenant < 30; tenant++)
+        {
+            for (var stream = 0; stream <= tenant; stream++)
+            {
+                registry.Add(new AspNetCore.Delivery.SseConnection($"{tenant}-{stream}", $"tenant-{tenant}", capacity: 8));
+            }
+        }
+
+        var shown = DashboardReporter.ConnectionsByTenant(registry);
+
+        Assert.Equal(DashboardReporter.MaxTenantsShown + 1, shown.Count);
+        Assert.All(Enumerable.Range(10, 20), t => Assert.Equal(t + 1, shown[$"tenant-{t}"]));
+        Assert.Equal(Enumerable.Range(1, 10).Sum(), shown[DashboardReporter.OtherTenants]);
+    }
+
+    [Fact]
+    public void Ties_at_the_cut_keep_the_tenant_names_that_sort_first()
+    {
+        var registry = new AspNetCore.Delivery.ConnectionRegistry();
+        for (var tenant = 0; tenant < 25; tenant++)
+        {
+            registry.Add(new AspNetCore.Delivery.SseConnection($"{tenant}", $"tenant-{tenant:D2}", capacity: 8));
+        }
+
+        var shown = DashboardReporter.ConnectionsByTenant(registry);
+
+        string[] expected = [.. Enumerable.Range(0, 20).Select(t => $"tenant-{t:D2}"), DashboardReporter.OtherTenants];
+        Assert.Equal(expected.Order(StringComparer.Ordinal), shown.Keys.Order(StringComparer.Ordinal));
+        Assert.Equal(5, shown[DashboardReporter.OtherTenants]);
+    }
+
     private static SiloSnapshot Silo(string id, int tenants, double eventsPerSecond) => new()
     {
         Silo = id,

@@ -2,8 +2,8 @@ using CountCachula.Tests.Infrastructure;
 using CountCachula.Tests.Security;
 using CountCachula.WebFrontend.Hosting;
 using CountCachula.AspNetCore.Publishing;
+using CountCachula.AspNetCore.Security;
 using Microsoft.Playwright;
-using CountCachula.AspNetCore.Hosting;
 
 namespace CountCachula.Tests.Product;
 

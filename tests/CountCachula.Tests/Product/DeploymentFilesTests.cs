@@ -3,10 +3,10 @@ using System.Text.RegularExpressions;
 using CountCachula.Grains;
 using CountCachula.Tests.Infrastructure;
 using CountCachula.WebFrontend.Hosting;
+using CountCachula.AspNetCore;
 using CountCachula.AspNetCore.Publishing;
 using Microsoft.Extensions.Configuration;
 using Orleans.Configuration;
-using CountCachula.AspNetCore.Hosting;
 
 namespace CountCachula.Tests.Product;
 
@@ -28,17 +28,22 @@ public sealed partial class DeploymentFilesTests
     {
         var settings = SettingsIn(File.ReadAllText(Path.Combine(AppProcess.RepositoryRoot, file)));
         Assert.Contains("Orleans:Membership", settings.Keys);
+        // The silos listen beyond loopback in Production: without cluster TLS they would refuse to start.
+        Assert.Contains("CountCachula:Cluster:Tls:CertificatePath", settings.Keys);
+        Assert.Contains("CountCachula:Cluster:Tls:CaCertificatePath", settings.Keys);
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(settings).Build();
 
         // Sections bound to an options class: the binder refuses a key that matches no property.
         Action<BinderOptions> strict = o => o.ErrorOnUnknownConfiguration = true;
         var countCachula = new ConfigurationBuilder()
             .AddInMemoryCollection(settings.Where(s => s.Key.StartsWith("CountCachula:", StringComparison.Ordinal)
-                && !s.Key.StartsWith("CountCachula:Telemetry:", StringComparison.Ordinal) && !s.Key.StartsWith("CountCachula:Hub:", StringComparison.Ordinal)))
+                && !s.Key.StartsWith("CountCachula:Telemetry:", StringComparison.Ordinal) && !s.Key.StartsWith("CountCachula:Hub:", StringComparison.Ordinal)
+                && !s.Key.StartsWith("CountCachula:Cluster:", StringComparison.Ordinal)))
             .Build();
         countCachula.GetSection(CountCachulaOptions.SectionName).Get<CountCachulaOptions>(strict);
         configuration.GetSection(TelemetryOptions.SectionName).Get<TelemetryOptions>(strict);
         configuration.GetSection("CountCachula:Hub").Get<CountCachulaSiloOptions>(strict);
+        configuration.GetSection(CountCachulaClusterOptions.SectionName).Get<CountCachulaClusterOptions>(strict);
         configuration.GetSection("Orleans:Streams").Get<CountCachulaSiloOptions>(strict);
         configuration.GetSection("Orleans:Probing").Get<ClusterMembershipOptions>(strict);
 

@@ -2,7 +2,6 @@ using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
 using CountCachula.Tests.Infrastructure;
 using CountCachula.AspNetCore.Publishing;
-using CountCachula.AspNetCore.Streaming;
 
 namespace CountCachula.Tests.Product;
 

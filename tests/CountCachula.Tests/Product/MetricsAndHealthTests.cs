@@ -2,8 +2,8 @@ using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
 using System.Net;
 using CountCachula.Tests.Infrastructure;
+using CountCachula.AspNetCore.Diagnostics;
 using CountCachula.AspNetCore.Publishing;
-using CountCachula.AspNetCore.Streaming;
 
 namespace CountCachula.Tests.Product;
 

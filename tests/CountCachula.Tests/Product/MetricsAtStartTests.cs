@@ -1,6 +1,6 @@
 using System.Diagnostics.Metrics;
 using CountCachula.Tests.Infrastructure;
-using CountCachula.AspNetCore.Streaming;
+using CountCachula.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;

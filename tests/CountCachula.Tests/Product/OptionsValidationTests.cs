@@ -10,8 +10,8 @@ public sealed class OptionsValidationTests
     [Theory]
     [InlineData("CountCachula:HeartbeatInterval", "00:00:00.001")]
     [InlineData("CountCachula:HeartbeatInterval", "02:00:00")]
-    [InlineData("CountCachula:RetryMilliseconds", "-1")]
-    [InlineData("CountCachula:RetryJitterMilliseconds", "700000")]
+    [InlineData("CountCachula:Retry", "-00:00:01")]
+    [InlineData("CountCachula:RetryJitter", "00:11:00")]
     [InlineData("CountCachula:ConnectionQueueCapacity", "1")]
     [InlineData("CountCachula:DefaultTenant", "not/a/tenant")]
     [InlineData("CountCachula:UnsubscribeGrace", "01:00:00")]
@@ -76,13 +76,13 @@ public sealed class AddCountCachulaTests
             o.HeartbeatInterval = TimeSpan.FromSeconds(5);
             o.Auth.SigningKey = "a-signing-key-of-at-least-32-bytes!";
         });
-        services.AddCountCachula(o => o.RetryMilliseconds = 1234);
+        services.AddCountCachula(o => o.Retry = TimeSpan.FromMilliseconds(1234));
 
-        Assert.Single(services, d => d.ServiceType == typeof(CountCachula.AspNetCore.Connections.ConnectionRegistry));
+        Assert.Single(services, d => d.ServiceType == typeof(CountCachula.AspNetCore.Delivery.ConnectionRegistry));
         using var provider = services.BuildServiceProvider();
-        var options = provider.GetRequiredService<IOptions<CountCachula.AspNetCore.Hosting.CountCachulaOptions>>().Value;
+        var options = provider.GetRequiredService<IOptions<CountCachula.AspNetCore.CountCachulaOptions>>().Value;
         Assert.Equal(TimeSpan.FromSeconds(5), options.HeartbeatInterval);
-        Assert.Equal(1234, options.RetryMilliseconds);
+        Assert.Equal(TimeSpan.FromMilliseconds(1234), options.Retry);
         var health = provider.GetRequiredService<IOptions<Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckServiceOptions>>().Value;
         // Readiness depends on the process (a silo, or an Orleans client): the host adds that check, not the library.
         Assert.DoesNotContain(health.Registrations, r => r.Name == "silo");

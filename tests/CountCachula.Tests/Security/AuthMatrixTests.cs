@@ -3,8 +3,9 @@ using System.Net.Http.Headers;
 using System.Text;
 using CountCachula.Tests.Infrastructure;
 using CountCachula.WebFrontend.Hosting;
+using CountCachula.AspNetCore.Interests;
 using CountCachula.AspNetCore.Publishing;
-using CountCachula.AspNetCore.Hosting;
+using CountCachula.AspNetCore.Security;
 
 namespace CountCachula.Tests.Security;
 

@@ -3,9 +3,11 @@ using System.Diagnostics.Metrics;
 using System.Text.Json;
 using CountCachula.Grains;
 using CountCachula.Tests.Infrastructure;
-using CountCachula.AspNetCore.Connections;
+using CountCachula.AspNetCore.Delivery;
+using CountCachula.AspNetCore.Diagnostics;
 using CountCachula.AspNetCore.Publishing;
 using CountCachula.AspNetCore.Streaming;
+using CountCachula.Runtime.Metrics;
 
 namespace CountCachula.Tests.Security;
 

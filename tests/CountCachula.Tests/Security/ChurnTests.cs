@@ -1,5 +1,5 @@
 using CountCachula.Tests.Infrastructure;
-using CountCachula.AspNetCore.Connections;
+using CountCachula.AspNetCore.Delivery;
 
 namespace CountCachula.Tests.Security;
 

@@ -1,6 +1,6 @@
 using System.Net;
 using CountCachula.Tests.Infrastructure;
-using CountCachula.AspNetCore.Connections;
+using CountCachula.AspNetCore.Delivery;
 
 namespace CountCachula.Tests.Security;
 

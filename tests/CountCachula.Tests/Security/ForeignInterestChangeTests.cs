@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using CountCachula.Tests.Infrastructure;
+using CountCachula.AspNetCore.Interests;
 using CountCachula.AspNetCore.Publishing;
 
 namespace CountCachula.Tests.Security;

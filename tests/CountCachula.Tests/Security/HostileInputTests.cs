@@ -109,6 +109,31 @@ public sealed class HostileInputTests(HostileFixture fixture) : IClassFixture<Ho
         Assert.Equal("mine", (await client.NextOfTypeAsync("invalidate", "the stream still holds only its own interest")).Data);
     }
 
+    [Theory]
+    [InlineData("""{"add":[null]}""", "add[0] is null")]
+    [InlineData("""{"add":["ok",null]}""", "add[1] is null")]
+    [InlineData("""{"remove":[null]}""", "remove[0] is null")]
+    [InlineData("""{"add":[5]}""", "Malformed JSON")]
+    [InlineData("""{"add":[{"tag":"x"}]}""", "Malformed JSON")]
+    public async Task A_null_or_non_string_interest_is_a_400_naming_it_and_the_stream_keeps_its_own(string body, string mentions)
+    {
+        var (client, id) = await SseClient.ConnectAndWaitAsync(fixture.Http, "/api/cache-events?tags=kept");
+        await using var _ = client;
+        using var request = new HttpRequestMessage(HttpMethod.Post, $"/api/cache-events/{id}/interests")
+        {
+            Content = new StringContent(body, Encoding.UTF8, "application/json"),
+        };
+        request.Headers.Add("X-Stream-Key", client.StreamKey);
+
+        using var response = await fixture.Http.SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        Assert.Contains(mentions, await response.Content.ReadAsStringAsync());
+        await fixture.Get<ICacheHub>().InvalidateAsync("kept");
+        Assert.Equal("kept", (await client.NextOfTypeAsync("invalidate", "the stream still holds its interest")).Data);
+    }
+
     [Fact]
     public async Task Invalid_UTF8_in_a_published_body_is_malformed_JSON()
     {

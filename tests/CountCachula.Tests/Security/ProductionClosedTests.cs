@@ -3,7 +3,7 @@ using System.Net.Http.Headers;
 using System.Text;
 using CountCachula.Tests.Infrastructure;
 using CountCachula.WebFrontend.Hosting;
-using CountCachula.AspNetCore.Hosting;
+using CountCachula.AspNetCore.Security;
 
 namespace CountCachula.Tests.Security;
 
@@ -117,6 +117,8 @@ public sealed class ProductionClosedTests(ProductionFixture fixture) : IClassFix
     [InlineData("GET", "/")]
     [InlineData("GET", "/api/items")]
     [InlineData("POST", "/api/items")]
+    [InlineData("GET", "/api/sample-orders/o-1")]
+    [InlineData("POST", "/api/sample-orders/o-1/ship")]
     public async Task The_sample_API_and_demo_page_are_not_served(string method, string path)
     {
         using var request = new HttpRequestMessage(new HttpMethod(method), path);

@@ -3,6 +3,7 @@ using System.Net.Http.Headers;
 using System.Security.Cryptography;
 using System.Text;
 using CountCachula.Tests.Infrastructure;
+using CountCachula.AspNetCore.Interests;
 using CountCachula.AspNetCore.Publishing;
 
 namespace CountCachula.Tests.Security;
@@ -63,6 +64,61 @@ public sealed class ScopeTests(AuthFixture fixture) : IClassFixture<AuthFixture>
 
         Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
         Assert.Contains("\"title\":\"Unreadable token scope\"", await response.Content.ReadAsStringAsync());
+    }
+
+    [Fact]
+    public async Task A_hint_or_custom_event_without_scope_reaches_only_streams_granted_every_tag_unless_marked_public()
+    {
+        var hub = fixture.Get<IGrainFactory>().GetGrain<ICacheHubGrain>("acme");
+        var (limited, _) = await SseClient.ConnectAndWaitAsync(fixture.Http, $"/api/cache-events?access_token={AuthFixture.Token(tags: ["unscoped:*"])}");
+        var (everything, _) = await SseClient.ConnectAndWaitAsync(fixture.Http, $"/api/cache-events?tags=unscoped:*&access_token={AuthFixture.Token()}");
+        await using var _ = limited;
+        await using var __ = everything;
+
+        await hub.Publish(CachePublication.Custom("profile", """{"email":"victim@example.com"}"""));
+        await hub.Publish(CachePublication.PreloadHint(["/api/private"]));
+        await hub.Publish(CachePublication.Custom("notice", "for everyone") with { Public = true });
+        await hub.Publish(CachePublication.PreloadHint(["/api/public"]) with { Public = true });
+        await hub.Invalidate(["unscoped:end"]);
+
+        // Granted '*': everything, in order. Granted 'unscoped:*' only: the public ones, then its invalidation.
+        Assert.Equal(
+            ["profile", "preload-hint", "notice", "preload-hint", "invalidate"],
+            await TypesUntilAsync(everything, "unscoped:end"));
+        Assert.Equal(["notice", "preload-hint", "invalidate"], await TypesUntilAsync(limited, "unscoped:end"));
+    }
+
+    [Fact]
+    public async Task A_replayed_custom_event_without_scope_skips_a_stream_not_granted_every_tag()
+    {
+        var hub = fixture.Get<IGrainFactory>().GetGrain<ICacheHubGrain>("acme");
+        var token = AuthFixture.Token(tags: ["replayed:*"]);
+        var (probe, _) = await SseClient.ConnectAndWaitAsync(fixture.Http, $"/api/cache-events?access_token={token}");
+        await hub.Invalidate(["replayed:start"]);
+        var start = await probe.NextOfTypeAsync("invalidate", "the resume point");
+        await probe.DisposeAsync();
+
+        await hub.Publish(CachePublication.Custom("secret", "not for a limited token"));
+        await hub.Publish(CachePublication.Custom("announcement", "for anyone") with { Public = true });
+        await hub.Invalidate(["replayed:end"]);
+        await using var resumed = await SseClient.ConnectAsync(fixture.Http, $"/api/cache-events?access_token={token}",
+            configure: request => request.Headers.Add("Last-Event-ID", start.EventId));
+
+        Assert.Equal(["connected", "announcement", "invalidate"], await TypesUntilAsync(resumed, "replayed:end"));
+    }
+
+    private static async Task<List<string>> TypesUntilAsync(SseClient client, string lastTag)
+    {
+        var types = new List<string>();
+        while (true)
+        {
+            var next = await client.NextAsync($"events up to {lastTag}");
+            types.Add(next.EventType);
+            if (next.EventType == "invalidate" && next.Data == lastTag)
+            {
+                return types;
+            }
+        }
     }
 
     private async Task<HttpResponseMessage> SubscribeAsync(string token, string query)

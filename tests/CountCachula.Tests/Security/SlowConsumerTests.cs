@@ -4,20 +4,23 @@ using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
 using CountCachula.Tests.Infrastructure;
-using CountCachula.AspNetCore.Connections;
 using CountCachula.AspNetCore.Publishing;
+using CountCachula.AspNetCore.Sockets;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 
 namespace CountCachula.Tests.Security;
 
-/// <summary>A hub whose connections coalesce after 64 pending frames.</summary>
+/// <summary>
+/// A hub whose connections coalesce after 64 pending frames, and that lets a client pause for up to 5 minutes (the
+/// slow client here stops reading for as long as 1,000 events take, then catches up).
+/// </summary>
 public class SlowConsumerFixture : FrontendFixture
 {
     public const int Capacity = 64;
 
     protected override IEnumerable<KeyValuePair<string, string>> Settings =>
-        [new("CountCachula:ConnectionQueueCapacity", Capacity.ToString())];
+        [new("CountCachula:ConnectionQueueCapacity", Capacity.ToString()), new("CountCachula:SlowReaderGrace", "00:05:00")];
 }
 
 /// <summary>The same, with every send its own system call (no io_uring batches).</summary>

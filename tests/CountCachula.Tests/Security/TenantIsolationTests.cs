@@ -2,7 +2,6 @@ using System.Net.Http.Headers;
 using CountCachula.Tests.Infrastructure;
 using CountCachula.WebFrontend.Hosting;
 using CountCachula.AspNetCore.Publishing;
-using CountCachula.AspNetCore.Hosting;
 
 namespace CountCachula.Tests.Security;
 

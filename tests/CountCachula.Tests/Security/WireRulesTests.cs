@@ -60,6 +60,52 @@ public sealed class WireRulesTests(FrontendFixture fixture) : IClassFixture<Fron
         await Assert.ThrowsAsync<ArgumentException>(() => Hub.PreloadHintAsync(route));
     }
 
+    /// <summary>
+    /// Each of these is a same-origin path to a naive check, but a browser's URL parser drops tabs and newlines and
+    /// trims spaces and controls first, so <c>new URL(route, "https://app.example/")</c> lands on evil.example.
+    /// </summary>
+    [Theory]
+    [InlineData("/\t/evil.example/x", "contains a control character")]
+    [InlineData("/\u000b/evil.example/x", "contains a control character")]
+    [InlineData("/x\u007f", "contains a control character")]
+    [InlineData("\t//evil.example/x", "contains a control character")]
+    [InlineData(" //evil.example/x", "starts or ends with a space")]
+    [InlineData("  /fine-but-padded", "starts or ends with a space")]
+    [InlineData("/\n/evil.example/x", "contains CR, LF or NUL")]
+    [InlineData("/\r/evil.example/x", "contains CR, LF or NUL")]
+    [InlineData("\\\\evil.example/x", "must be a relative path starting with a single '/'")]
+    public async Task A_preload_route_a_browser_would_resolve_to_another_origin_is_refused_naming_it(string escaped, string problem)
+    {
+        var route = System.Text.RegularExpressions.Regex.Unescape(escaped);
+        using var response = await fixture.Http.PostAsync("/api/cache/preload",
+            new StringContent(JsonSerializer.Serialize(new { routes = new[] { "/fine", route } }), Encoding.UTF8, "application/json"));
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Contains("routes[1] " + problem, await response.Content.ReadAsStringAsync());
+        await Assert.ThrowsAsync<ArgumentException>(() => Hub.PreloadHintAsync(route));
+    }
+
+    [Fact]
+    public async Task A_percent_encoded_tab_stays_on_the_page_origin_and_goes_out_as_sent()
+    {
+        // Browsers never decode %09 while resolving, so "/%09/evil.example/x" is the path "/%09/evil.example/x" of the
+        // page's own origin: it is accepted and reaches the stream byte for byte.
+        await using var client = await SseClient.ConnectAsync(fixture.Http, "/api/cache-events");
+        Assert.Equal("connected", (await client.NextAsync("connected")).EventType);
+
+        using var response = await fixture.Http.PostAsync("/api/cache/preload",
+            new StringContent("""{"routes":["/%09/evil.example/x"]}""", Encoding.UTF8, "application/json"));
+
+        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        var hint = await client.NextAsync("the preload hint");
+        while (hint.EventType != "preload-hint")
+        {
+            hint = await client.NextAsync("the preload hint");
+        }
+
+        Assert.Equal("/%09/evil.example/x", hint.Data);
+    }
+
     [Fact]
     public async Task A_relative_route_is_accepted()
     {

@@ -1,0 +1,15 @@
+using CountCachula.AspNetCore.Streaming;
+
+namespace CountCachula.AspNetCore.Dashboard;
+
+/// <summary>Counts each event dispatched on this silo in the dashboard's <see cref="RecentActivity"/>.</summary>
+internal sealed class DashboardActivityObserver(RecentActivity activity) : ICacheEventObserver
+{
+    /// <inheritdoc />
+    public void BeforeDispatch(CacheEvent cacheEvent)
+    {
+    }
+
+    /// <inheritdoc />
+    public void AfterDispatch(CacheEvent cacheEvent, int delivered) => activity.Record(cacheEvent);
+}
