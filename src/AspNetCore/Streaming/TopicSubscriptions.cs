@@ -3,6 +3,7 @@ using CountCachula.AspNetCore.Delivery;
 using CountCachula.AspNetCore.Diagnostics;
 using CountCachula.AspNetCore.Interests;
 using Microsoft.Extensions.Options;
+using Orleans.Storage;
 using Orleans.Streams;
 
 namespace CountCachula.AspNetCore.Streaming;
@@ -270,7 +271,12 @@ internal sealed partial class TopicSubscriptions
         }
     }
 
-    /// <summary>False when the cluster's pub-sub no longer knows the canary subscription; it is then taken out again.</summary>
+    /// <summary>
+    /// False when the cluster's pub-sub no longer knows the canary subscription; it is then taken out again. The
+    /// pub-sub grain answers reads from its activation's memory, which outlives a storage that came back empty, so the
+    /// check also writes: it renews the canary. A storage that lost the record refuses that write (a version
+    /// conflict) and the pub-sub grain deactivates, so the loss shows here even while the activation lives on.
+    /// </summary>
     private async Task<bool> CanaryIsKnownAsync()
     {
         if (Volatile.Read(ref _canary) is not { } handle)
@@ -279,22 +285,45 @@ internal sealed partial class TopicSubscriptions
         }
 
         var known = await Canary().GetAllSubscriptionHandles();
-        if (known.Any(h => h.HandleId == handle.HandleId))
-        {
-            _verifiedAtUtc = DateTime.UtcNow;
-            return true;
-        }
-
+        var lost = !known.Any(h => h.HandleId == handle.HandleId);
         await _canaryGate.WaitAsync();
         try
         {
-            var renewed = await Canary().SubscribeAsync(static (_, _) => Task.CompletedTask);
+            StreamSubscriptionHandle<CacheEvent> renewed;
+            try
+            {
+                renewed = await Canary().SubscribeAsync(static (_, _) => Task.CompletedTask);
+            }
+            catch (Exception exception) when (IsVersionConflict(exception))
+            {
+                // The activation that refused is going away; the next one reads what the storage really holds.
+                lost = true;
+                renewed = await Canary().SubscribeAsync(static (_, _) => Task.CompletedTask);
+            }
+
             Volatile.Write(ref _canary, renewed);
             _verifiedAtUtc = DateTime.UtcNow;
+            if (!lost)
+            {
+                await handle.UnsubscribeAsync();
+            }
         }
         finally
         {
             _canaryGate.Release();
+        }
+
+        return !lost;
+    }
+
+    private static bool IsVersionConflict(Exception? exception)
+    {
+        for (; exception is not null; exception = exception.InnerException)
+        {
+            if (exception is InconsistentStateException)
+            {
+                return true;
+            }
         }
 
         return false;
