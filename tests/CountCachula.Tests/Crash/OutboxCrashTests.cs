@@ -33,7 +33,7 @@ public sealed class OutboxCrashTests
         // that process once the state and its invalidation are stored in Redis, so the request dies with it.
         var ship = await Record.ExceptionAsync(() => http.PostAsync(new Uri(cluster.Urls[victim], $"/api/sample-orders/{order}/ship"), null));
         Assert.True(ship is HttpRequestException, $"The ship request should die with its silo; it ended with {ship?.GetType().Name ?? "a response"}. Log of silo {victim}:\n{cluster.Log(victim)}");
-        await WaitUntilAsync(() => !cluster.IsRunning(victim), $"silo {victim} to be gone after the hook killed it");
+        Assert.True(await cluster.WaitExitedAsync(victim, Timeouts.Default), $"Silo {victim} still runs {Timeouts.Default} after the hook should have killed it.");
 
         // Nothing was published before the kill: events reach a stream in the hub's order, so an invalidation of the
         // order would come before this sentinel.
@@ -78,25 +78,31 @@ public sealed class OutboxCrashTests
         }
     }
 
+    /// <summary>
+    /// Publishes as a publisher should: while the hub's grain is still placed on the killed silo (until the cluster
+    /// declares it dead) the answer is 503 with Retry-After, and the same Idempotency-Key is sent again after it.
+    /// </summary>
     private static async Task PublishAsync(HttpClient http, ProcessCluster cluster, int silo, string tag)
     {
-        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(cluster.Urls[silo], "/api/cache/invalidate"))
+        var key = Guid.NewGuid().ToString("N");
+        for (var attempt = 1; ; attempt++)
         {
-            Content = JsonContent.Create(new { tags = new[] { tag } }),
-        };
-        request.Headers.Add("X-Api-Key", cluster.ApiKey);
-        using var response = await http.SendAsync(request);
-        Assert.True(response.IsSuccessStatusCode, $"Publishing the sentinel: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
-    }
+            using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(cluster.Urls[silo], "/api/cache/invalidate"))
+            {
+                Content = JsonContent.Create(new { tags = new[] { tag } }),
+            };
+            request.Headers.Add("X-Api-Key", cluster.ApiKey);
+            request.Headers.Add("Idempotency-Key", key);
+            using var response = await http.SendAsync(request);
+            if (response.IsSuccessStatusCode)
+            {
+                return;
+            }
 
-    /// <summary>Waits for a process state the kernel changes without telling anyone: checked every 50 ms, at most 20 s.</summary>
-    private static async Task WaitUntilAsync(Func<bool> condition, string what)
-    {
-        using var cts = new CancellationTokenSource(Timeouts.Default);
-        while (!condition())
-        {
-            Assert.False(cts.IsCancellationRequested, $"Waited {Timeouts.Default} for {what}.");
-            await Task.Delay(50);
+            var body = await response.Content.ReadAsStringAsync();
+            Assert.True(response.StatusCode == HttpStatusCode.ServiceUnavailable && attempt < 30, $"Publishing the sentinel (attempt {attempt}): {(int)response.StatusCode} {body}");
+            Assert.NotNull(response.Headers.RetryAfter?.Delta);
+            await Task.Delay(response.Headers.RetryAfter!.Delta!.Value);
         }
     }
 
