@@ -31,28 +31,46 @@ internal sealed partial class OutputCacheEvictor(IServiceProvider services, IOpt
     public Task WhenEvicted() => Volatile.Read(ref _evicted).Task;
 
     /// <summary>
-    /// Evicts the entries of an invalidation's tags, and returns once the store has (the dispatcher queues the
-    /// browsers' frames after this). A <c>*</c>, or a tag ending in <c>*</c>, evicts all the tenant's tagged entries.
+    /// Evicts the entries of an invalidation's tags; the returned task completes once the store has (the browsers'
+    /// frames are queued after it). A <c>*</c>, or a tag ending in <c>*</c>, evicts all the tenant's tagged entries.
     /// </summary>
-    public void BeforeDispatch(CacheEvent cacheEvent)
+    public ValueTask BeforeDispatch(CacheEvent cacheEvent)
     {
         if (cacheEvent.Kind != CacheEventKind.Invalidate || Evict(cacheEvent.Tenant, cacheEvent.Items) is not { } state)
         {
-            return;
+            return ValueTask.CompletedTask;
         }
 
+        List<Task>? waiting = null;
         foreach (var (tag, eviction) in state.Pending)
         {
             if (!eviction.IsCompletedSuccessfully)
             {
-                Wait(eviction, tag);
+                (waiting ??= []).Add(WaitAsync(eviction, tag));
             }
         }
 
-        // The newest, not the latest: a recovered event can be older than one dispatched before it.
-        for (var last = Interlocked.Read(ref state.Listening.LastSequence); cacheEvent.Sequence > last;)
+        if (waiting is null)
         {
-            var seen = Interlocked.CompareExchange(ref state.Listening.LastSequence, cacheEvent.Sequence, last);
+            Evicted(cacheEvent, state.Listening);
+            return ValueTask.CompletedTask;
+        }
+
+        return new ValueTask(EvictedAsync(cacheEvent, state.Listening, waiting));
+    }
+
+    private async Task EvictedAsync(CacheEvent cacheEvent, Listening listening, List<Task> waiting)
+    {
+        await Task.WhenAll(waiting).ConfigureAwait(false);
+        Evicted(cacheEvent, listening);
+    }
+
+    private void Evicted(CacheEvent cacheEvent, Listening listening)
+    {
+        // The newest, not the latest: a recovered event can be older than one dispatched before it.
+        for (var last = Interlocked.Read(ref listening.LastSequence); cacheEvent.Sequence > last;)
+        {
+            var seen = Interlocked.CompareExchange(ref listening.LastSequence, cacheEvent.Sequence, last);
             if (seen == last)
             {
                 break;
@@ -89,17 +107,18 @@ internal sealed partial class OutputCacheEvictor(IServiceProvider services, IOpt
         return (state, pending);
     }
 
-    private void Wait(ValueTask eviction, string tag)
+    private async Task WaitAsync(ValueTask eviction, string tag)
     {
-        // Dispatch is synchronous and ordered: events are queued to browsers only after this returns, so a store that
-        // answers later (a remote one) is waited for, up to StoreTimeout; past that the browsers are told anyway,
-        // because a browser never told is stale for longer than one served a late-evicted copy.
+        // A store that answers later (a remote one) is waited for, up to StoreTimeout, while the tenant's events wait
+        // behind it; past that the browsers are told anyway, because a browser never told is stale for longer than one
+        // served a late-evicted copy.
         try
         {
-            if (!eviction.AsTask().Wait(OutputCacheEviction.StoreTimeout))
-            {
-                LogSlowStore(logger, tag, OutputCacheEviction.StoreTimeout);
-            }
+            await eviction.AsTask().WaitAsync(OutputCacheEviction.StoreTimeout).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            LogSlowStore(logger, tag, OutputCacheEviction.StoreTimeout);
         }
         catch (Exception exception)
         {

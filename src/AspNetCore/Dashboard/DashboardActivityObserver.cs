@@ -6,9 +6,7 @@ namespace CountCachula.AspNetCore.Dashboard;
 internal sealed class DashboardActivityObserver(RecentActivity activity) : ICacheEventObserver
 {
     /// <inheritdoc />
-    public void BeforeDispatch(CacheEvent cacheEvent)
-    {
-    }
+    public ValueTask BeforeDispatch(CacheEvent cacheEvent) => ValueTask.CompletedTask;
 
     /// <inheritdoc />
     public void AfterDispatch(CacheEvent cacheEvent, int delivered) => activity.Record(cacheEvent);

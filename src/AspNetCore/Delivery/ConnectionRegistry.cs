@@ -9,11 +9,15 @@ namespace CountCachula.AspNetCore.Delivery;
 /// and index are dropped when its last connection leaves, so memory follows the tenants connected now, not every
 /// tenant ever seen.
 /// </summary>
-internal sealed class ConnectionRegistry
+/// <param name="shards">The writer shards that write the connections registered here.</param>
+internal sealed class ConnectionRegistry(WriterShards shards)
 {
     private readonly ConcurrentDictionary<string, TenantConnections> _tenants = new(StringComparer.Ordinal);
     private TaskCompletionSource _changed = NewSignal();
     private int _count;
+
+    /// <summary>The writer shards that write the connections registered here.</summary>
+    public WriterShards WriterShards => shards;
 
     /// <summary>How many connections this silo holds, all tenants together.</summary>
     public int Count => Volatile.Read(ref _count);
@@ -78,7 +82,7 @@ internal sealed class ConnectionRegistry
     /// The connections of <paramref name="tenant"/> at this instant, all of them and (the same ones) per writer shard.
     /// </summary>
     public ConnectionSnapshot Shards(string tenant) =>
-        _tenants.TryGetValue(tenant, out var connections) ? connections.Snapshot : ConnectionSnapshot.Empty;
+        _tenants.TryGetValue(tenant, out var connections) ? connections.Snapshot : shards.NoConnections;
 
     /// <summary>
     /// The interest index of <paramref name="tenant"/>; an empty one, not kept, when the tenant has no connection here
@@ -90,7 +94,7 @@ internal sealed class ConnectionRegistry
     /// <summary>Completes at the next registration or removal: lets tests and diagnostics wait instead of polling.</summary>
     public Task WhenChanged() => Volatile.Read(ref _changed).Task;
 
-    private TenantConnections For(string tenant) => _tenants.GetOrAdd(tenant, static _ => new TenantConnections());
+    private TenantConnections For(string tenant) => _tenants.GetOrAdd(tenant, static (_, shards) => new TenantConnections(shards), shards);
 
     private void RetireEntry(string tenant)
     {
@@ -104,7 +108,7 @@ internal sealed class ConnectionRegistry
 
     private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    private sealed class TenantConnections
+    private sealed class TenantConnections(WriterShards shards)
     {
         private readonly Lock _lock = new();
 
@@ -113,7 +117,7 @@ internal sealed class ConnectionRegistry
         // garbage); the holes are squeezed out once they outnumber the connections.
         private readonly Dictionary<string, int> _slotById = new(StringComparer.Ordinal);
         private readonly List<SseConnection?> _slots = [];
-        private ConnectionSnapshot? _snapshot = ConnectionSnapshot.Empty;
+        private ConnectionSnapshot? _snapshot = shards.NoConnections;
         private int _count;
 
         /// <summary>
@@ -207,7 +211,7 @@ internal sealed class ConnectionRegistry
                     return current;
                 }
 
-                var built = ConnectionSnapshot.Of(_slots, _slotById.Count);
+                var built = ConnectionSnapshot.Of(_slots, _slotById.Count, shards);
                 Volatile.Write(ref _snapshot, built);
                 return built;
             }
@@ -227,71 +231,5 @@ internal sealed class ConnectionRegistry
 
             _slots.RemoveRange(kept, _slots.Count - kept);
         }
-    }
-}
-
-/// <summary>One tenant's connections at an instant, immutable: all of them, and the same ones per writer shard.</summary>
-internal sealed class ConnectionSnapshot
-{
-    private ConnectionSnapshot(SseConnection[] all, SseConnection[][] byShard)
-    {
-        All = all;
-        ByShard = byShard;
-    }
-
-    /// <summary>No connections.</summary>
-    public static ConnectionSnapshot Empty { get; } = new([], [.. Enumerable.Range(0, WriterShard.Count).Select(_ => Array.Empty<SseConnection>())]);
-
-    /// <summary>Every connection, in the order they were added.</summary>
-    public SseConnection[] All { get; }
-
-    /// <summary>The connections written by each shard, indexed by <see cref="WriterShard.Index"/>.</summary>
-    public SseConnection[][] ByShard { get; }
-
-    /// <summary>Hands every writer shard that has connections here the frame in <paramref name="frames"/> for all of them.</summary>
-    public void DeliverToAll(IWholeFrames frames)
-    {
-        for (var shard = 0; shard < ByShard.Length; shard++)
-        {
-            if (ByShard[shard].Length > 0)
-            {
-                WriterShard.At(shard).Deliver(new WholeEventDelivery(ByShard[shard], frames));
-            }
-        }
-    }
-
-    /// <summary>The <paramref name="count"/> connections in <paramref name="slots"/> (holes skipped), in order.</summary>
-    public static ConnectionSnapshot Of(List<SseConnection?> slots, int count)
-    {
-        if (count == 0)
-        {
-            return Empty;
-        }
-
-        var all = new SseConnection[count];
-        var perShard = new int[WriterShard.Count];
-        var next = 0;
-        foreach (var connection in slots)
-        {
-            if (connection is not null)
-            {
-                all[next++] = connection;
-                perShard[connection.ShardIndex]++;
-            }
-        }
-
-        var byShard = new SseConnection[WriterShard.Count][];
-        for (var shard = 0; shard < byShard.Length; shard++)
-        {
-            byShard[shard] = perShard[shard] == 0 ? [] : new SseConnection[perShard[shard]];
-            perShard[shard] = 0;
-        }
-
-        foreach (var connection in all)
-        {
-            byShard[connection.ShardIndex][perShard[connection.ShardIndex]++] = connection;
-        }
-
-        return new ConnectionSnapshot(all, byShard);
     }
 }

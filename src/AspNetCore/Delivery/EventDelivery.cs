@@ -114,10 +114,11 @@ internal sealed class FramePerConnectionDelivery(List<(SseConnection Connection,
 }
 
 /// <summary>Gathers frames for connections per writer shard, then hands each shard its share as one delivery.</summary>
+/// <param name="shards">The shards that write the connections.</param>
 /// <param name="owner">Who made the frames (held until every shard has offered them), or null for frames nobody pools.</param>
-internal sealed class PerShardFrames(FrameOwner? owner = null)
+internal sealed class PerShardFrames(WriterShards shards, FrameOwner? owner = null)
 {
-    private readonly List<(SseConnection Connection, SseFrame Frame)>?[] _byShard = new List<(SseConnection, SseFrame)>?[WriterShard.Count];
+    private readonly List<(SseConnection Connection, SseFrame Frame)>?[] _byShard = new List<(SseConnection, SseFrame)>?[shards.Count];
 
     /// <summary>How many frames were added.</summary>
     public int Count { get; private set; }
@@ -136,7 +137,7 @@ internal sealed class PerShardFrames(FrameOwner? owner = null)
         {
             if (_byShard[i] is { } frames)
             {
-                WriterShard.At(i).Deliver(new FramePerConnectionDelivery(frames, owner));
+                shards[i].Deliver(new FramePerConnectionDelivery(frames, owner));
             }
         }
     }

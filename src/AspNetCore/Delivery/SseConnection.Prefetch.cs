@@ -7,8 +7,8 @@ internal sealed partial class SseConnection
 {
     /// <summary>
     /// Starts loading, without waiting, what the next writes touch, in three steps a few connections ahead of each
-    /// write: first a connection's own object, then the objects it points to (its lock and socket writer), then its
-    /// socket's handle. Each step reads only what the step before (one write earlier) brought in. Called before each
+    /// write: first a connection's own object, then the objects it points to (its lock and sink), then what its sink
+    /// points to (a socket writer). Each step reads only what the step before (one write earlier) brought in. Called before each
     /// write of a run over many connections, with the connections written third, second and first after it (null past
     /// the end).
     /// </summary>
@@ -28,7 +28,7 @@ internal sealed partial class SseConnection
 
         if (next is not null)
         {
-            next._socketWriter?.PrefetchHandle();
+            next._sink?.PrefetchReferents();
         }
     }
 
@@ -36,7 +36,7 @@ internal sealed partial class SseConnection
     {
         // The object spans a few cache lines; these fields are the ones a write reads, spread over all of them.
         CacheLine.Prefetch(this);
-        CacheLine.Prefetch(ref _socketWriter);
+        CacheLine.Prefetch(ref _sink);
         CacheLine.Prefetch(ref _replayedThrough);
         CacheLine.Prefetch(ref _state);
         CacheLine.Prefetch(ref _closeRequested);
@@ -45,6 +45,9 @@ internal sealed partial class SseConnection
     private void PrefetchReferents()
     {
         CacheLine.Prefetch(_gate);
-        _socketWriter?.PrefetchSelf();
+        if (_sink is { } sink)
+        {
+            CacheLine.Prefetch(sink);
+        }
     }
 }

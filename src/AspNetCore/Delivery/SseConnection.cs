@@ -1,15 +1,15 @@
-using System.IO.Pipelines;
 using CountCachula.AspNetCore.Diagnostics;
 using CountCachula.AspNetCore.Interests;
 using CountCachula.AspNetCore.Security;
-using CountCachula.AspNetCore.Sockets;
 using CountCachula.AspNetCore.Sse;
 
 namespace CountCachula.AspNetCore.Delivery;
 
 /// <summary>
-/// One open SSE stream. Producers (the dispatcher, the heartbeat) add frames to a pending list and, when the connection
-/// was idle, hand it to a <see cref="WriterShard"/>; the shard writes everything pending in one go and flushes once. So
+/// One open SSE stream, as a state machine: idle, queued on its shard, writing, closed. Producers (the dispatcher, the
+/// heartbeat) add frames to what is pending (<see cref="PendingFrames"/>) and, when the connection was idle, hand it to
+/// a <see cref="WriterShard"/>; the shard has its sink (<see cref="StreamSink"/>: Kestrel's pipe or the socket) write
+/// everything pending in one go, and the sink ends the write (<see cref="EndWrite"/>). So
 /// a connection costs no task or wake-up of its own per event, and whatever piles up while a write is in flight leaves
 /// in the next single write.
 /// </summary>
@@ -25,11 +25,8 @@ namespace CountCachula.AspNetCore.Delivery;
 /// <para>Pending frames are not copies: every connection that gets an event queues the same frame (see
 /// <see cref="SseFrame"/>), held until its write ended or it was dropped.</para>
 /// </remarks>
-internal sealed partial class SseConnection : IBatchedSendOwner
+internal sealed partial class SseConnection
 {
-    /// <summary>How many distinct tags a slow client's merged invalidation holds before it becomes <c>*</c>.</summary>
-    public const int CoalescedTagLimit = 1024;
-
     /// <summary>How much earlier than a stream's opening an event read from the history may be published and still reach it.</summary>
     public static readonly TimeSpan OpenedMargin = TimeSpan.FromSeconds(1);
 
@@ -42,35 +39,27 @@ internal sealed partial class SseConnection : IBatchedSendOwner
     private readonly WriterShard _shard;
     private readonly TaskCompletionSource _finished = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly CountCachulaMetrics? _metrics;
-    private List<SseFrame> _pending = [];
-
-    // Mirrors _pending.Count > 0, so that ending a write reads only this object (one cache line fewer per delivery).
-    private bool _anyPending;
-    private List<SseFrame>? _spare = [];
-    private MergedInvalidation? _merged;
+    private PendingFrames _pending = new();
     private State _state = State.Writing;
     private bool _closeRequested;
     private bool _finishing;
-    private PipeWriter? _output;
-    private SocketChunkWriter? _socketWriter;
-    private CancellationToken _aborted;
+    private StreamSink? _sink;
     private long _replayedThrough;
     private int _coalescings;
     private long _dropped;
-    private long _pendingBytes;
-    private bool _stalled;
 
+    /// <param name="shards">The writer shards of the hub; the connection's id picks the one that writes it.</param>
     /// <param name="id">The id the browser learns from the <c>connected</c> event.</param>
     /// <param name="tenant">The tenant whose events the connection receives.</param>
     /// <param name="capacity">How many frames may wait before they are coalesced.</param>
     /// <param name="format">The wire format the client asked for.</param>
     /// <param name="interests">What the connection listens for at first (<c>*</c> when the client named nothing).</param>
     /// <param name="metrics">Where publish-to-write latency is recorded, if anywhere.</param>
-    public SseConnection(string id, string tenant, int capacity, SseFormat format = SseFormat.Default, IEnumerable<Interest>? interests = null, CountCachulaMetrics? metrics = null)
+    public SseConnection(WriterShards shards, string id, string tenant, int capacity, SseFormat format = SseFormat.Default, IEnumerable<Interest>? interests = null, CountCachulaMetrics? metrics = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(capacity, 1);
         _metrics = metrics;
-        _shard = WriterShard.For(id);
+        _shard = shards.For(id);
         Id = id;
         Tenant = tenant;
         Capacity = capacity;
@@ -99,108 +88,11 @@ internal sealed partial class SseConnection : IBatchedSendOwner
     /// <summary>The position of the writer shard that writes this connection.</summary>
     public int ShardIndex => _shard.Index;
 
-    private readonly CallerGrant? _grant;
-
-    /// <summary>The tenant whose events the connection receives.</summary>
-    public string Tenant { get; }
-
-    /// <summary>
-    /// What the credential that opened the stream allowed, captured then: interest changes never widen beyond it, whoever
-    /// asks. Null for connections made outside an HTTP request (tests), which nothing can change.
-    /// </summary>
-    public CallerGrant? Grant
-    {
-        get => _grant;
-        init
-        {
-            _grant = value;
-            GrantsAll = value is null || value.Patterns.Contains(CountCachula.AspNetCore.Interests.Interest.All);
-        }
-    }
-
-    /// <summary>
-    /// True when the stream's credential was granted every tag of its tenant (<c>*</c>, as every stream is with auth
-    /// off): only such streams receive hints and custom events that name no scope (<see cref="CacheEvent.ForFullGrantsOnly"/>).
-    /// </summary>
-    public bool GrantsAll { get; private init; } = true;
-
     /// <summary>Where a send that fails unexpectedly is logged (null: nowhere).</summary>
     internal ILogger? Logger { get; init; }
 
-    /// <summary>The stream's secret, handed to its page in <c>connected</c>; an interest change must present it.</summary>
-    public string StreamKey { get; init; } = "";
-
     /// <summary>The wire format the client asked for.</summary>
     public SseFormat Format { get; }
-
-    /// <summary>How many frames may wait before they are coalesced.</summary>
-    public int Capacity { get; }
-
-    /// <summary>
-    /// How many bytes of frames may wait before they are coalesced (<c>CountCachula:ConnectionQueueBytes</c>). A single
-    /// frame bigger than this is still queued when nothing else is.
-    /// </summary>
-    public long MaxQueuedBytes { get; init; } = DefaultMaxQueuedBytes;
-
-    /// <summary>How long a write may wait for the client to take it before the stream is let go (<c>CountCachula:SlowReaderGrace</c>).</summary>
-    public TimeSpan SlowReaderGrace { get; init; } = DefaultSlowReaderGrace;
-
-    /// <summary>The default of <see cref="MaxQueuedBytes"/>: 1 MiB.</summary>
-    public const long DefaultMaxQueuedBytes = 1024 * 1024;
-
-    /// <summary>The default of <see cref="SlowReaderGrace"/>: 5 s, Kestrel's grace period for its minimum response data rate.</summary>
-    public static readonly TimeSpan DefaultSlowReaderGrace = TimeSpan.FromSeconds(5);
-
-    /// <summary>
-    /// What the connection listens for. Changed only under <see cref="InterestGate"/> by the interest endpoint,
-    /// which keeps the interest index and the silo's stream subscriptions in step.
-    /// </summary>
-    public HashSet<Interest> Interests { get; }
-
-    /// <summary>Serializes changes to <see cref="Interests"/> with each other and with the connection's removal.</summary>
-    internal SemaphoreSlim InterestGate { get; } = new(1, 1);
-
-    /// <summary>True once the connection left the registry; its interests may no longer change.</summary>
-    internal bool Closed { get; set; }
-
-    /// <summary>How many times this client fell so far behind that its pending frames were coalesced.</summary>
-    public int Coalescings => Volatile.Read(ref _coalescings);
-
-    /// <summary>
-    /// True when the stream ended with a chunk of its body possibly cut short, or with a write its client never took
-    /// (see <see cref="SlowReaderGrace"/>): its connection must be aborted.
-    /// </summary>
-    internal bool BodyBroken => _socketWriter?.Broken == true || Volatile.Read(ref _stalled);
-
-    /// <summary>True when the stream was let go because its client took nothing for <see cref="SlowReaderGrace"/>.</summary>
-    internal bool Stalled => Volatile.Read(ref _stalled) || _socketWriter?.Stalled == true;
-
-    /// <summary>Preload hints, custom events and heartbeats dropped because this client read too slowly.</summary>
-    public long Dropped => Interlocked.Read(ref _dropped);
-
-    /// <summary>Frames waiting to be written at this instant (a merged invalidation counts as one).</summary>
-    public int PendingCount
-    {
-        get
-        {
-            lock (_gate)
-            {
-                return _pending.Count + (_merged is null ? 0 : 1);
-            }
-        }
-    }
-
-    /// <summary>Bytes of the frames waiting to be written at this instant (the merged invalidation not counted).</summary>
-    public long PendingBytes
-    {
-        get
-        {
-            lock (_gate)
-            {
-                return _pendingBytes;
-            }
-        }
-    }
 
     /// <summary>
     /// Queues <paramref name="frame"/> without waiting; the write happens on the connection's writer shard.
@@ -269,15 +161,16 @@ internal sealed partial class SseConnection : IBatchedSendOwner
     /// <returns>True when the connection was idle and now has to be handed to its shard.</returns>
     private bool QueueLocked(SseFrame frame)
     {
-        if (_pending.Count >= Capacity || (_pendingBytes + frame.Bytes.Length > MaxQueuedBytes && _pending.Count > 0))
+        if (_pending.IsFullFor(frame.Bytes.Length, Capacity, MaxQueuedBytes))
         {
-            CoalesceLocked();
+            // The client is not keeping up: what waits is folded into one merged invalidation.
+            var dropped = _pending.Coalesce();
+            _coalescings++;
+            _dropped += dropped;
+            _metrics?.Coalesced(dropped);
         }
 
-        frame.Retain();
         _pending.Add(frame);
-        _pendingBytes += frame.Bytes.Length;
-        _anyPending = true;
         if (_state != State.Idle)
         {
             return false;
@@ -305,17 +198,11 @@ internal sealed partial class SseConnection : IBatchedSendOwner
 
             if (dropPending)
             {
-                ReleaseAll(_pending);
-                _pendingBytes = 0;
-                _anyPending = false;
-                _merged = null;
+                _pending.Clear();
             }
 
             _finishing = true;
-            last.Retain();
             _pending.Add(last);
-            _pendingBytes += last.Bytes.Length;
-            _anyPending = true;
             if (_state != State.Idle)
             {
                 return;
@@ -328,16 +215,16 @@ internal sealed partial class SseConnection : IBatchedSendOwner
     }
 
     /// <summary>
-    /// Ends a write: releases what it wrote (the frames of <paramref name="batch"/>, which becomes the spare list, and
-    /// <paramref name="written"/>), then closes the stream when it <paramref name="ended"/> or was asked to, or hands it
-    /// back to its shard when more is pending.
+    /// Ends a write (called by the sink, once per write): releases what it wrote (the frames of <paramref name="batch"/>,
+    /// which becomes the spare list, and <paramref name="written"/>), then closes the stream when it
+    /// <paramref name="ended"/> or was asked to, or hands it back to its shard when more is pending.
     /// </summary>
-    private void AfterFlush(bool ended, List<SseFrame>? batch, SseFrame? written = null)
+    internal void EndWrite(bool ended, List<SseFrame>? batch, SseFrame? written = null)
     {
         written?.Release();
         if (batch is not null)
         {
-            ReleaseAll(batch);
+            PendingFrames.ReleaseAll(batch);
         }
 
         var schedule = false;
@@ -345,16 +232,16 @@ internal sealed partial class SseConnection : IBatchedSendOwner
         {
             if (batch is not null)
             {
-                _spare = batch;
+                _pending.ReturnSpare(batch);
             }
 
-            if (ended || _closeRequested || (_finishing && !_anyPending))
+            if (ended || _closeRequested || (_finishing && !_pending.Any))
             {
                 CloseLocked();
                 return;
             }
 
-            if (_anyPending || _merged is not null)
+            if (_pending.Any)
             {
                 _state = State.Queued;
                 schedule = true;
@@ -378,7 +265,7 @@ internal sealed partial class SseConnection : IBatchedSendOwner
             _closeRequested = true;
             if (_state is State.Idle or State.Queued)
             {
-                // No write is in flight; one that is will see the request when its flush ends.
+                // No write is in flight; one that is will see the request when its write ends.
                 CloseLocked();
             }
         }
@@ -387,51 +274,11 @@ internal sealed partial class SseConnection : IBatchedSendOwner
     private void CloseLocked()
     {
         _state = State.Closed;
-        ReleaseAll(_pending);
-        _pendingBytes = 0;
-        _anyPending = false;
-        _merged = null;
+        _pending.Clear();
         _finished.TrySetResult();
     }
 
-    /// <summary>
-    /// The client is not keeping up: fold what is pending into the merged invalidation. Invalidations merge (their ids
-    /// are covered by the merged event's id, the newest of them); hints, custom events and heartbeats are dropped.
-    /// </summary>
-    private void CoalesceLocked()
-    {
-        var dropped = 0;
-        foreach (var frame in _pending)
-        {
-            if (frame.Kind == FrameKind.Invalidate && frame.Tags is { } tags)
-            {
-                (_merged ??= new MergedInvalidation()).Add(frame, tags);
-            }
-            else
-            {
-                dropped++;
-            }
-        }
-
-        ReleaseAll(_pending);
-        _pendingBytes = 0;
-        _anyPending = false;
-        _coalescings++;
-        _dropped += dropped;
-        _metrics?.Coalesced(dropped);
-    }
-
-    /// <summary>Releases every frame of <paramref name="frames"/> and empties it.</summary>
-    private static void ReleaseAll(List<SseFrame> frames)
-    {
-        foreach (var frame in frames)
-        {
-            frame.Release();
-        }
-
-        frames.Clear();
-    }
-
-    private static bool IsEndOfStream(Exception exception) =>
+    /// <summary>True for what ends a stream's writes as its client going away, not as a fault.</summary>
+    internal static bool IsEndOfStream(Exception exception) =>
         exception is OperationCanceledException or IOException or InvalidOperationException or ObjectDisposedException;
 }

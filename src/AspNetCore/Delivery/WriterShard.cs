@@ -23,8 +23,6 @@ internal sealed class WriterShard : IThreadPoolWorkItem
     /// <summary>How many events may wait in one shard's queue before the dispatching thread waits for room.</summary>
     internal const int MaxQueuedEvents = 1024;
 
-    private static readonly WriterShard[] s_shards = [.. Enumerable.Range(0, Math.Max(1, Environment.ProcessorCount)).Select(i => new WriterShard(i))];
-
     /// <summary>
     /// What to do, in order: an <see cref="EventDelivery"/> to offer, or an <see cref="SseConnection"/> to write (one
     /// that had something queued while it was idle, or frames arriving during its write). One queue, so that under load
@@ -38,23 +36,14 @@ internal sealed class WriterShard : IThreadPoolWorkItem
     private int _queuedEvents;
     private int _waitingProducers;
 
-    private WriterShard(int index) => _index = index;
+    /// <summary>A shard at position <paramref name="index"/> of its <see cref="WriterShards"/>.</summary>
+    internal WriterShard(int index) => _index = index;
 
-    /// <summary>How many shards there are (one per core).</summary>
-    public static int Count => s_shards.Length;
-
-    /// <summary>This shard's position, from 0 to <see cref="Count"/> - 1.</summary>
+    /// <summary>This shard's position, from 0 to <see cref="WriterShards.Count"/> - 1.</summary>
     public int Index => _index;
 
     /// <summary>How many producers are waiting for room in this shard's queue right now.</summary>
     internal int WaitingProducers => Volatile.Read(ref _waitingProducers);
-
-    /// <summary>The shard at <paramref name="index"/>.</summary>
-    public static WriterShard At(int index) => s_shards[index];
-
-    /// <summary>The shard that writes the connection with id <paramref name="connectionId"/>.</summary>
-    public static WriterShard For(string connectionId) =>
-        s_shards[(int)((uint)StringComparer.Ordinal.GetHashCode(connectionId) % (uint)s_shards.Length)];
 
     /// <summary>Queues <paramref name="connection"/> to be written, starting the shard's work item if it is not running.</summary>
     public void Schedule(SseConnection connection)

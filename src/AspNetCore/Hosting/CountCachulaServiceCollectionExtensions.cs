@@ -80,6 +80,7 @@ public static class CountCachulaServiceCollectionExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IConfigureOptions<Microsoft.AspNetCore.Cors.Infrastructure.CorsOptions>, CountCachulaCors>());
         services.AddMetrics();
         services.TryAddSingleton<CountCachulaMetrics>();
+        services.TryAddSingleton(_ => new WriterShards());
         services.TryAddSingleton<ConnectionRegistry>();
         services.TryAddSingleton<CacheEventDispatcher>();
 

@@ -20,7 +20,27 @@ internal sealed class CacheEventDispatcher(
     private readonly ICacheEventObserver[] _observers = [.. observers];
 
     /// <summary>
-    /// Delivers <paramref name="cacheEvent"/> to this silo's connections; returns how many took it. Like every event, it
+    /// What must happen before <paramref name="cacheEvent"/> is given to any connection (the observers'
+    /// <see cref="ICacheEventObserver.BeforeDispatch"/>): <see cref="Dispatch"/> it once this completed.
+    /// </summary>
+    public ValueTask PrepareAsync(CacheEvent cacheEvent)
+    {
+        List<Task>? waiting = null;
+        foreach (var observer in _observers)
+        {
+            var before = observer.BeforeDispatch(cacheEvent);
+            if (!before.IsCompletedSuccessfully)
+            {
+                (waiting ??= []).Add(before.AsTask());
+            }
+        }
+
+        return waiting is null ? ValueTask.CompletedTask : new ValueTask(Task.WhenAll(waiting));
+    }
+
+    /// <summary>
+    /// Delivers <paramref name="cacheEvent"/>, prepared (see <see cref="PrepareAsync"/>), to this silo's connections;
+    /// returns how many took it. Like every event, it
     /// skips the streams that opened after this server knew of it. One read <paramref name="fromHistory"/> also skips
     /// those that opened well after it was published; a <paramref name="late"/> one (older than events already
     /// dispatched) goes out without an id, so no browser's <c>Last-Event-ID</c> goes back.
@@ -36,11 +56,6 @@ internal sealed class CacheEventDispatcher(
 
     private int DispatchToConnections(CacheEvent cacheEvent, bool fromHistory, bool late)
     {
-        foreach (var observer in _observers)
-        {
-            observer.BeforeDispatch(cacheEvent);
-        }
-
         var tenant = cacheEvent.Tenant;
         var snapshot = registry.Shards(tenant);
         if (snapshot.All.Length == 0)
@@ -76,7 +91,7 @@ internal sealed class CacheEventDispatcher(
         if (cacheEvent.ForFullGrantsOnly && !AllGrantedAll(snapshot.All))
         {
             // Fail closed: nobody scoped this hint or custom event, so a credential limited to some tags never sees it.
-            var perShard = new PerShardFrames(frames);
+            var perShard = new PerShardFrames(snapshot.Shards, frames);
             foreach (var connection in snapshot.All)
             {
                 if (connection.GrantsAll)
@@ -98,7 +113,7 @@ internal sealed class CacheEventDispatcher(
         }
         else
         {
-            var perShard = new PerShardFrames(frames);
+            var perShard = new PerShardFrames(snapshot.Shards, frames);
             foreach (var (connection, positions) in index.Match(address, snapshot.All))
             {
                 var frame = cacheEvent.Kind == CacheEventKind.Invalidate && positions.Count < address.Count

@@ -6,7 +6,11 @@ namespace CountCachula.AspNetCore.Streaming;
 internal sealed class DispatchMetrics(CountCachulaMetrics metrics) : ICacheEventObserver
 {
     /// <inheritdoc />
-    public void BeforeDispatch(CacheEvent cacheEvent) => metrics.EventReceived(cacheEvent.Kind);
+    public ValueTask BeforeDispatch(CacheEvent cacheEvent)
+    {
+        metrics.EventReceived(cacheEvent.Kind);
+        return ValueTask.CompletedTask;
+    }
 
     /// <inheritdoc />
     public void AfterDispatch(CacheEvent cacheEvent, int delivered) => metrics.Delivered(delivered);

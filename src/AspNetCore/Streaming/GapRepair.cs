@@ -13,6 +13,7 @@ namespace CountCachula.AspNetCore.Streaming;
 /// <param name="since">When the history cannot start there (an id it never recorded): how far back to read by time.</param>
 /// <param name="holdExpired">Under the inbox's lock: the history is slow, release what waits.</param>
 /// <param name="repaired">Under the inbox's lock: what the history said, to dispatch; the repair is over.</param>
+/// <param name="drain">After each of those, outside the lock: hands what they queued to the connections.</param>
 internal sealed partial class GapRepair(
     string tenant,
     ListenerServices services,
@@ -20,7 +21,8 @@ internal sealed partial class GapRepair(
     Func<long> after,
     Func<DateTime> since,
     Action holdExpired,
-    Action<CacheReplay> repaired)
+    Action<CacheReplay> repaired,
+    Action drain)
 {
     /// <summary>How long events wait behind a missing one before they go out anyway.</summary>
     public static readonly TimeSpan HoldLimit = TimeSpan.FromMilliseconds(500);
@@ -57,6 +59,8 @@ internal sealed partial class GapRepair(
                 {
                     holdExpired();
                 }
+
+                drain();
             }
 
             try
@@ -75,6 +79,8 @@ internal sealed partial class GapRepair(
                     Running = false;
                     repaired(replay);
                 }
+
+                drain();
 
                 return;
             }

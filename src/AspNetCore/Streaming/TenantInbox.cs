@@ -19,8 +19,14 @@ namespace CountCachula.AspNetCore.Streaming;
 /// <c>Last-Event-ID</c> must never go back), to the streams that were already open when it was published.
 /// </para>
 /// <para>
-/// A stream that opens is registered here, under the same lock as dispatch, so it neither misses nor doubles an event
-/// at its start, and never receives one that this web server knew of before it opened (unless it asked for a replay).
+/// A stream that opens is registered here, under the same lock that orders the events, so it neither misses nor
+/// doubles an event at its start, and never receives one that this web server knew of before it opened (unless it
+/// asked for a replay): the point it starts after is what was known then, whenever that goes out.
+/// </para>
+/// <para>
+/// The lock only decides: what is to go out is queued under it, in order, and handed to the connections after it is
+/// released, by one thread at a time (<see cref="OrderedDispatch"/>). So a shard that is full, or an output-cache store that is
+/// slow to evict, holds back only this tenant's later events, never a stream that opens or an event that arrives.
 /// </para>
 /// </remarks>
 internal sealed partial class TenantInbox
@@ -31,6 +37,7 @@ internal sealed partial class TenantInbox
     private readonly GapRepair _repair;
     private readonly RecentSequences _dispatched = new(16_384);
     private readonly RecentEvents _recent = new();
+    private readonly OrderedDispatch _outgoing;
     private SortedList<long, CacheEvent>? _held;
     private long _epoch;
     private long _received;
@@ -42,7 +49,8 @@ internal sealed partial class TenantInbox
     {
         _tenant = tenant;
         _services = services;
-        _repair = new GapRepair(tenant, services, _lock, () => _received, () => RecoverySinceUtc, HoldExpired, Repaired);
+        _outgoing = new OrderedDispatch(tenant, services, _lock);
+        _repair = new GapRepair(tenant, services, _lock, () => _received, () => RecoverySinceUtc, HoldExpired, Repaired, _outgoing.Drain);
     }
 
     /// <summary>
@@ -106,6 +114,8 @@ internal sealed partial class TenantInbox
 
             Accept(cacheEvent, fromHistory: false);
         }
+
+        _outgoing.Drain();
     }
 
     /// <summary>
@@ -188,6 +198,8 @@ internal sealed partial class TenantInbox
                 CompleteFromNow(_received);
             }
         }
+
+        _outgoing.Drain();
     }
 
     /// <summary>The history is slow: what waited goes out now, the rest follows late; until then the recent events miss what the gap holds, so they serve no replay.</summary>
@@ -265,14 +277,14 @@ internal sealed partial class TenantInbox
         {
             _received = cacheEvent.Sequence;
             _recent.Add(cacheEvent);
-            _services.Dispatcher.Dispatch(cacheEvent, fromHistory);
+            _outgoing.Add(cacheEvent, fromHistory, late: false);
             return;
         }
 
         // Older than what went out already: the span of recent events is no longer complete.
         _recent.EndComplete();
         _services.Metrics.LateEvent();
-        _services.Dispatcher.Dispatch(cacheEvent, fromHistory: true, late: true);
+        _outgoing.Add(cacheEvent, fromHistory: true, late: true);
     }
 
     /// <summary>The history cannot say what happened: nothing may be silently lost, so every local page starts over.</summary>
@@ -284,15 +296,16 @@ internal sealed partial class TenantInbox
         _received = Math.Max(_received, through);
         _known = Math.Max(_known, through);
 
-        // Through the writer shards like events, so that it reaches each page after every event dispatched before.
-        var frames = new PerShardFrames();
+        // Through the writer shards like events, so that it reaches each page after every event dispatched before; to
+        // the pages open now (one that opens later starts after it).
+        var frames = new PerShardFrames(_services.Registry.WriterShards);
         foreach (var connection in _services.Registry.Snapshot(_tenant))
         {
             frames.Add(connection, s_reset);
             frames.Add(connection, SseFrame.Invalidation(["*"], connection.Format, through));
         }
 
-        frames.Hand();
+        _outgoing.Add(frames);
         ReleaseHeld();
     }
 

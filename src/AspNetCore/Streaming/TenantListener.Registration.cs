@@ -8,7 +8,8 @@ internal sealed partial class TenantListener
     private IAsyncStream<CacheEvent> Inbox() =>
         services.Client.GetStreamProvider(CacheTopics.StreamProvider).GetStream<CacheEvent>(CacheStreams.Inbox(tenant, services.Identity.Id));
 
-    private async Task SyncQuietlyAsync()
+    /// <summary>Reconciles, logging instead of throwing when it fails (the next check retries).</summary>
+    internal async Task SyncQuietlyAsync()
     {
         try
         {
@@ -44,13 +45,8 @@ internal sealed partial class TenantListener
             }
             catch (Exception exception)
             {
-                lock (_lock)
-                {
-                    _needsRecovery = true;
-                    _resend = true;
-                    _failingSinceUtc ??= DateTime.UtcNow;
-                }
-
+                ResendAll();
+                Recovery.Failed();
                 pending.TrySetException(exception);
             }
         }
@@ -63,7 +59,7 @@ internal sealed partial class TenantListener
         StreamSubscriptionHandle<CacheEvent>? inbox;
         lock (_lock)
         {
-            wanted = !_closed || _connections > 0;
+            wanted = !_closed || _wanted.AnyConnection;
             inbox = _inbox;
         }
 
@@ -91,13 +87,13 @@ internal sealed partial class TenantListener
         {
             var resend = _resend;
             _resend = false;
-            foreach (var shard in _tags.Keys.Where(t => resend || !_registeredTags.Contains(t)).GroupBy(CacheTopics.ShardOf))
+            foreach (var shard in _wanted.Tags.Where(t => resend || !_registeredTags.Contains(t)).GroupBy(CacheTopics.ShardOf))
             {
                 string[] tags = [.. shard];
                 calls.Add((Topic(shard.Key).Listen(id, tags), () => _registeredTags.UnionWith(tags)));
             }
 
-            foreach (var shard in _registeredTags.Where(t => !_tags.ContainsKey(t)).GroupBy(CacheTopics.ShardOf))
+            foreach (var shard in _registeredTags.Where(t => !_wanted.Wants(t)).GroupBy(CacheTopics.ShardOf))
             {
                 string[] tags = [.. shard];
                 calls.Add((Topic(shard.Key).Unlisten(id, tags), () => _registeredTags.ExceptWith(tags)));
@@ -106,8 +102,8 @@ internal sealed partial class TenantListener
             // The broadcast grain says after which event a registration took effect: the inbox checks the first event it
             // receives against it, and once this server receives every event, its recent events can serve replays.
             var broadcast = services.Client.GetGrain<IBroadcastGrain>(tenant);
-            BroadcastCall(calls, broadcast, BroadcastInterest.Everything, want: _patterns > 0, _registeredEverything, resend, registered => _registeredEverything = registered);
-            BroadcastCall(calls, broadcast, BroadcastInterest.Notices, want: _connections > 0, _registeredNotices, resend, registered => _registeredNotices = registered);
+            BroadcastCall(calls, broadcast, BroadcastInterest.Everything, want: _wanted.Everything, _registeredEverything, resend, registered => _registeredEverything = registered);
+            BroadcastCall(calls, broadcast, BroadcastInterest.Notices, want: _wanted.AnyConnection, _registeredNotices, resend, registered => _registeredNotices = registered);
         }
 
         try
@@ -132,7 +128,7 @@ internal sealed partial class TenantListener
 
         lock (_lock)
         {
-            inbox = _closed && _connections == 0 ? _inbox : null;
+            inbox = _closed && !_wanted.AnyConnection ? _inbox : null;
             if (inbox is not null)
             {
                 _inbox = null;
@@ -177,7 +173,7 @@ internal sealed partial class TenantListener
     }
 
     /// <summary>False when the cluster's pub-sub no longer knows this listener's inbox subscription (it was lost).</summary>
-    private async Task<bool> InboxIsKnownAsync()
+    internal async Task<bool> InboxIsKnownAsync()
     {
         StreamSubscriptionHandle<CacheEvent>? handle;
         lock (_lock)
@@ -226,10 +222,7 @@ internal sealed partial class TenantListener
     [LoggerMessage(EventId = 4180, Level = LogLevel.Warning, Message = "Tenant {Tenant}: bringing registrations in line failed; the next check retries")]
     private static partial void LogSyncFailed(ILogger logger, string tenant, Exception exception);
 
-    [LoggerMessage(EventId = 4181, Level = LogLevel.Information, Message = "Tenant {Tenant}: recovering ({Reason}): registering again and reading the history")]
-    private static partial void LogRecovering(ILogger logger, string tenant, string reason);
-
-    [LoggerMessage(EventId = 4182, Level = LogLevel.Warning, Message = "Tenant {Tenant}: recovery failed; the next check retries")]
+    [LoggerMessage(EventId = 4182, Level = LogLevel.Warning, Message = "Tenant {Tenant}: confirming that its hub exists failed")]
     private static partial void LogRecoveryFailed(ILogger logger, string tenant, Exception exception);
 
     [LoggerMessage(EventId = 4183, Level = LogLevel.Warning, Message = "Tenant {Tenant}: the history cannot cover the recovery window; every local connection is told to reset")]

@@ -3,7 +3,6 @@ using CountCachula.AspNetCore.Delivery;
 using CountCachula.AspNetCore.Diagnostics;
 using CountCachula.AspNetCore.Interests;
 using Microsoft.Extensions.Options;
-using Orleans.Storage;
 using Orleans.Streams;
 
 namespace CountCachula.AspNetCore.Streaming;
@@ -19,9 +18,7 @@ internal sealed partial class TopicSubscriptions
     private readonly ConcurrentDictionary<string, TenantListener> _tenants = new(StringComparer.Ordinal);
     private readonly ListenerServices _services;
     private readonly CountCachulaOptions _options;
-    private readonly SemaphoreSlim _canaryGate = new(1, 1);
-    private StreamSubscriptionHandle<CacheEvent>? _canary;
-    private DateTime _verifiedAtUtc = DateTime.UtcNow;
+    private readonly SubscriptionCanary _canary;
     private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly ConcurrentDictionary<string, Task> _closing = new(StringComparer.Ordinal);
     private readonly IdleMemoryTrim _trim = new(IdleMemoryTrim.DefaultThreshold, IdleMemoryTrim.DefaultDelay);
@@ -38,6 +35,7 @@ internal sealed partial class TopicSubscriptions
     {
         _options = options.Value;
         _services = new ListenerServices(client, identity, dispatcher, registry, metrics, _options, logger, OnEventAsync, SignalChange);
+        _canary = new SubscriptionCanary(client, identity);
     }
 
     /// <summary>This frontend's listener id, as the topic grains know it.</summary>
@@ -65,12 +63,12 @@ internal sealed partial class TopicSubscriptions
     public string? DeliveryProblem()
     {
         var limit = DateTime.UtcNow - (3 * _options.InboxCheckInterval);
-        if (Volatile.Read(ref _canary) is not null && _verifiedAtUtc < limit)
+        if (_canary.VerifiedAtUtc < limit)
         {
             return $"This server's stream subscriptions have not been verified since {limit:O}.";
         }
 
-        var failing = _tenants.Values.Where(t => t.HasConnections && t.FailingSinceUtc < limit).Select(t => t.Tenant).Take(5).ToList();
+        var failing = _tenants.Values.Where(t => t.HasConnections && t.Recovery.FailingSinceUtc < limit).Select(t => t.Tenant).Take(5).ToList();
         return failing.Count == 0 ? null : $"Registering tenant(s) {string.Join(", ", failing)} with the cluster has been failing since before {limit:O}.";
     }
 
@@ -108,7 +106,7 @@ internal sealed partial class TopicSubscriptions
     /// </summary>
     internal async Task CheckAllAsync(CancellationToken cancellationToken)
     {
-        if (!await CanaryIsKnownAsync())
+        if (!await _canary.IsKnownAsync())
         {
             LogSubscriptionsLost(_services.Logger);
             await RecoverAllAsync("the cluster's stream pub-sub lost this server's subscriptions");
@@ -133,14 +131,14 @@ internal sealed partial class TopicSubscriptions
                 continue;
             }
 
-            if (!listener.OwesCheck(now))
+            if (!listener.Recovery.Owes(now))
             {
                 continue;
             }
 
             try
             {
-                await listener.CheckAsync();
+                await listener.Recovery.CheckAsync();
             }
             catch (Exception exception) when (exception is not OperationCanceledException)
             {
@@ -156,7 +154,7 @@ internal sealed partial class TopicSubscriptions
     }
 
     /// <summary>Recovers every tenant: something happened that may have cost this frontend events or registrations.</summary>
-    internal Task RecoverAllAsync(string reason) => Task.WhenAll(_tenants.Values.Select(t => t.RecoverAsync(reason)));
+    internal Task RecoverAllAsync(string reason) => Task.WhenAll(_tenants.Values.Select(t => t.Recovery.RecoverAsync(reason)));
 
     /// <summary>
     /// Registers <paramref name="connection"/> (whose tenant has been acquired) at its place in the tenant's order; see
@@ -169,7 +167,7 @@ internal sealed partial class TopicSubscriptions
 
     private async Task AcquireAsync(string tenant, bool connection, Interest[] interests, CancellationToken cancellationToken)
     {
-        await EnsureCanaryAsync(cancellationToken);
+        await _canary.EnsureAsync(cancellationToken);
         while (true)
         {
             var listener = _tenants.GetOrAdd(tenant, static (name, services) => new TenantListener(name, services), _services);
@@ -242,95 +240,6 @@ internal sealed partial class TopicSubscriptions
 
         return Task.CompletedTask;
     }
-
-    /// <summary>
-    /// A subscription of this server's that carries nothing, to a stream of its own: the cluster's pub-sub loses it
-    /// exactly when it loses the tenants' inbox subscriptions (its storage came back empty), so checking this one
-    /// checks them all with a single call.
-    /// </summary>
-    private async Task EnsureCanaryAsync(CancellationToken cancellationToken)
-    {
-        if (Volatile.Read(ref _canary) is not null)
-        {
-            return;
-        }
-
-        await _canaryGate.WaitAsync(cancellationToken);
-        try
-        {
-            if (_canary is null)
-            {
-                var handle = await Canary().SubscribeAsync(static (_, _) => Task.CompletedTask);
-                _verifiedAtUtc = DateTime.UtcNow;
-                Volatile.Write(ref _canary, handle);
-            }
-        }
-        finally
-        {
-            _canaryGate.Release();
-        }
-    }
-
-    /// <summary>
-    /// False when the cluster's pub-sub no longer knows the canary subscription; it is then taken out again. The
-    /// pub-sub grain answers reads from its activation's memory, which outlives a storage that came back empty, so the
-    /// check also writes: it renews the canary. A storage that lost the record refuses that write (a version
-    /// conflict) and the pub-sub grain deactivates, so the loss shows here even while the activation lives on.
-    /// </summary>
-    private async Task<bool> CanaryIsKnownAsync()
-    {
-        if (Volatile.Read(ref _canary) is not { } handle)
-        {
-            return true;
-        }
-
-        var known = await Canary().GetAllSubscriptionHandles();
-        var lost = !known.Any(h => h.HandleId == handle.HandleId);
-        await _canaryGate.WaitAsync();
-        try
-        {
-            StreamSubscriptionHandle<CacheEvent> renewed;
-            try
-            {
-                renewed = await Canary().SubscribeAsync(static (_, _) => Task.CompletedTask);
-            }
-            catch (Exception exception) when (IsVersionConflict(exception))
-            {
-                // The activation that refused is going away; the next one reads what the storage really holds.
-                lost = true;
-                renewed = await Canary().SubscribeAsync(static (_, _) => Task.CompletedTask);
-            }
-
-            Volatile.Write(ref _canary, renewed);
-            _verifiedAtUtc = DateTime.UtcNow;
-            if (!lost)
-            {
-                await handle.UnsubscribeAsync();
-            }
-        }
-        finally
-        {
-            _canaryGate.Release();
-        }
-
-        return !lost;
-    }
-
-    private static bool IsVersionConflict(Exception? exception)
-    {
-        for (; exception is not null; exception = exception.InnerException)
-        {
-            if (exception is InconsistentStateException)
-            {
-                return true;
-            }
-        }
-
-        return false;
-    }
-
-    private IAsyncStream<CacheEvent> Canary() =>
-        _services.Client.GetStreamProvider(CacheTopics.StreamProvider).GetStream<CacheEvent>(CacheStreams.Canary(_services.Identity.Id));
 
     private void SignalChange() =>
         Interlocked.Exchange(ref _changed, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();

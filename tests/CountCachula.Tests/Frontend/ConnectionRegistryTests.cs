@@ -9,8 +9,8 @@ public sealed class ConnectionRegistryTests
     [Fact]
     public void Registering_the_same_connection_twice_keeps_one_entry()
     {
-        var registry = new ConnectionRegistry();
-        var connection = new SseConnection("c1", "default", 16);
+        var registry = new ConnectionRegistry(new WriterShards());
+        var connection = new SseConnection(registry.WriterShards, "c1", "default", 16);
 
         Assert.True(registry.Add(connection));
         Assert.False(registry.Add(connection));
@@ -26,9 +26,9 @@ public sealed class ConnectionRegistryTests
     [Fact]
     public void Tenants_are_kept_apart()
     {
-        var registry = new ConnectionRegistry();
-        registry.Add(new SseConnection("same-id", "a", 16));
-        registry.Add(new SseConnection("same-id", "b", 16));
+        var registry = new ConnectionRegistry(new WriterShards());
+        registry.Add(new SseConnection(registry.WriterShards, "same-id", "a", 16));
+        registry.Add(new SseConnection(registry.WriterShards, "same-id", "b", 16));
 
         Assert.Equal(2, registry.Count);
         Assert.Equal("a", Assert.Single(registry.Snapshot("a")).Tenant);
@@ -39,7 +39,7 @@ public sealed class ConnectionRegistryTests
     public async Task A_connection_that_falls_behind_gets_one_merged_invalidation_and_keeps_its_newest_frames()
     {
         // The writer has not started (RunAsync not called), exactly like a client whose flush is stuck: frames pile up.
-        var connection = new SseConnection("slow", "default", capacity: 4);
+        var connection = new SseConnection(new WriterShards(), "slow", "default", capacity: 4);
         for (var sequence = 1; sequence <= 9; sequence++)
         {
             var cacheEvent = new CacheEvent

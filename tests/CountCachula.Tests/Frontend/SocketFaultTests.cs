@@ -24,7 +24,7 @@ public sealed class SocketFaultTests
         using (client)
         {
             var writer = new SocketChunkWriter(server, minRate: null, CancellationToken.None);
-            var connection = new SseConnection("socket-fault-" + Guid.NewGuid().ToString("N"), "acme", capacity: 16);
+            var connection = new SseConnection(new WriterShards(), "socket-fault-" + Guid.NewGuid().ToString("N"), "acme", capacity: 16);
             var running = connection.RunAsync(new Pipe().Writer, [SseFrame.Create(null, "connected", "{}")], 0, CancellationToken.None, writer);
             await ReadSomeAsync(client);
 
@@ -49,7 +49,7 @@ public sealed class SocketFaultTests
         using (client)
         {
             var writer = new SocketChunkWriter(server, minRate: null, CancellationToken.None, batched: true);
-            var connection = new SseConnection("socket-abandoned-" + Guid.NewGuid().ToString("N"), "acme", capacity: 16);
+            var connection = new SseConnection(new WriterShards(), "socket-abandoned-" + Guid.NewGuid().ToString("N"), "acme", capacity: 16);
             var running = connection.RunAsync(new Pipe().Writer, [SseFrame.Create(null, "connected", "{}")], 0, CancellationToken.None, writer);
             await ReadSomeAsync(client);
 

@@ -55,12 +55,12 @@ public sealed class DashboardHistoryTests
     public void A_snapshot_names_the_busiest_tenants_and_sums_up_the_others()
     {
         // 30 tenants: tenant-i holds i + 1 streams, so the 20 busiest are tenant-10 to tenant-29.
-        var registry = new AspNetCore.Delivery.ConnectionRegistry();
+        var registry = new AspNetCore.Delivery.ConnectionRegistry(new AspNetCore.Delivery.WriterShards());
         for (var tenant = 0; tenant < 30; tenant++)
         {
             for (var stream = 0; stream <= tenant; stream++)
             {
-                registry.Add(new AspNetCore.Delivery.SseConnection($"{tenant}-{stream}", $"tenant-{tenant}", capacity: 8));
+                registry.Add(new AspNetCore.Delivery.SseConnection(registry.WriterShards, $"{tenant}-{stream}", $"tenant-{tenant}", capacity: 8));
             }
         }
 
@@ -74,10 +74,10 @@ public sealed class DashboardHistoryTests
     [Fact]
     public void Ties_at_the_cut_keep_the_tenant_names_that_sort_first()
     {
-        var registry = new AspNetCore.Delivery.ConnectionRegistry();
+        var registry = new AspNetCore.Delivery.ConnectionRegistry(new AspNetCore.Delivery.WriterShards());
         for (var tenant = 0; tenant < 25; tenant++)
         {
-            registry.Add(new AspNetCore.Delivery.SseConnection($"{tenant}", $"tenant-{tenant:D2}", capacity: 8));
+            registry.Add(new AspNetCore.Delivery.SseConnection(registry.WriterShards, $"{tenant}", $"tenant-{tenant:D2}", capacity: 8));
         }
 
         var shown = DashboardReporter.ConnectionsByTenant(registry);

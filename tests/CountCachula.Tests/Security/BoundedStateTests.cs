@@ -26,11 +26,11 @@ public sealed class BoundedStateTests(TwoLabelsFixture fixture) : IClassFixture<
     [Fact]
     public async Task The_registry_forgets_a_tenant_when_its_last_connection_leaves()
     {
-        var registry = new ConnectionRegistry();
+        var registry = new ConnectionRegistry(new WriterShards());
         await Parallel.ForAsync(0, 10_000, async (i, _) =>
         {
-            var first = new SseConnection($"a{i}", $"tenant-{i % 2_500}", 16);
-            var second = new SseConnection($"b{i}", $"tenant-{i % 2_500}", 16);
+            var first = new SseConnection(registry.WriterShards, $"a{i}", $"tenant-{i % 2_500}", 16);
+            var second = new SseConnection(registry.WriterShards, $"b{i}", $"tenant-{i % 2_500}", 16);
             registry.Add(first);
             registry.Add(second);
             await Task.Yield();

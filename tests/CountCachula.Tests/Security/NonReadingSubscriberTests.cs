@@ -122,7 +122,7 @@ public sealed class NonReadingSubscriberTests(NonReadingFixture fixture) : IClas
     {
         // A stream written through an output pipe nobody reads (Kestrel's flush then never completes).
         var pipe = new Pipe(new PipeOptions(pauseWriterThreshold: 64 * 1024, resumeWriterThreshold: 32 * 1024, useSynchronizationContext: false));
-        var connection = new SseConnection(Guid.NewGuid().ToString("N"), "default", capacity: 1024)
+        var connection = new SseConnection(new WriterShards(), Guid.NewGuid().ToString("N"), "default", capacity: 1024)
         {
             MaxQueuedBytes = 128 * 1024,
             SlowReaderGrace = TimeSpan.FromMilliseconds(300),
