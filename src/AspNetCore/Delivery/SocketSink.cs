@@ -12,7 +12,7 @@ namespace CountCachula.AspNetCore.Delivery;
 /// </summary>
 internal sealed partial class SocketSink(SseConnection connection, SocketChunkWriter writer) : StreamSink(connection), IBatchedSendOwner
 {
-    /// <summary>Pending frames up to this many bytes in all are copied into one chunk; more are sent frame by frame.</summary>
+    /// <summary>Pending frames up to this many bytes in all are copied into one chunk; more leave in parts of at most this size.</summary>
     internal const int GatherLimit = 32 * 1024;
 
     /// <inheritdoc />
@@ -46,7 +46,7 @@ internal sealed partial class SocketSink(SseConnection connection, SocketChunkWr
 
         if (total > GatherLimit)
         {
-            _ = SendEachAsync(batch, merged, replayedThrough, now);
+            _ = SendInPartsAsync(batch, merged, replayedThrough, now);
             return;
         }
 
@@ -181,24 +181,44 @@ internal sealed partial class SocketSink(SseConnection connection, SocketChunkWr
         Connection.EndWrite(ended, batch: null);
     }
 
-    /// <summary>Sends <paramref name="merged"/> and the live frames of <paramref name="batch"/>, each its own chunk, one after the other.</summary>
-    private async Task SendEachAsync(List<SseFrame> batch, SseFrame? merged, long replayedThrough, DateTime now)
+    /// <summary>
+    /// Sends <paramref name="merged"/> and then the live frames of <paramref name="batch"/> one part after the other: as
+    /// many small frames as fit in <see cref="GatherLimit"/> gathered into one chunk per send, a frame of that size or
+    /// more on its own (its stored chunk, not copied). A client that fell behind is thus caught up in a few sends, and
+    /// the copy for it never holds more than <see cref="GatherLimit"/> bytes at a time.
+    /// </summary>
+    private async Task SendInPartsAsync(List<SseFrame> batch, SseFrame? merged, long replayedThrough, DateTime now)
     {
-        bool ended;
+        var ended = false;
         try
         {
             ended = merged is not null && await writer.SendAsync(merged.Chunk).ConfigureAwait(false);
-            foreach (var frame in batch)
+            var next = 0;
+            while (!ended && next < batch.Count)
             {
-                if (ended)
+                var frame = batch[next];
+                if (!Connection.IsLive(frame, replayedThrough))
                 {
-                    break;
+                    next++;
                 }
-
-                if (Connection.IsLive(frame, replayedThrough))
+                else if (frame.Bytes.Length >= GatherLimit)
                 {
+                    next++;
                     Connection.Written(frame, now, now);
                     ended = await writer.SendAsync(frame.Chunk).ConfigureAwait(false);
+                }
+                else
+                {
+                    var (bytes, rented, end) = GatherPart(batch, next, replayedThrough, now);
+                    next = end;
+                    try
+                    {
+                        ended = await writer.SendAsync(bytes).ConfigureAwait(false);
+                    }
+                    finally
+                    {
+                        Return(rented);
+                    }
                 }
             }
         }
@@ -209,6 +229,52 @@ internal sealed partial class SocketSink(SseConnection connection, SocketChunkWr
         }
 
         Connection.EndWrite(ended, batch);
+    }
+
+    /// <summary>
+    /// One chunk of the live frames of <paramref name="frames"/> from <paramref name="start"/> on, each smaller than
+    /// <see cref="GatherLimit"/>, as many as fit in it (at least one), in a buffer from the shared pool; and the index
+    /// of the first frame it left out.
+    /// </summary>
+    private (ReadOnlyMemory<byte> Bytes, byte[] Rented, int End) GatherPart(List<SseFrame> frames, int start, long replayedThrough, DateTime now)
+    {
+        var total = 0;
+        var end = start;
+        for (; end < frames.Count; end++)
+        {
+            var frame = frames[end];
+            if (!Connection.IsLive(frame, replayedThrough))
+            {
+                continue;
+            }
+
+            if (frame.Bytes.Length >= GatherLimit || (total > 0 && total + frame.Bytes.Length > GatherLimit))
+            {
+                break;
+            }
+
+            total += frame.Bytes.Length;
+        }
+
+        var buffer = ArrayPool<byte>.Shared.Rent(total + 20);
+        var span = buffer.AsSpan();
+        total.TryFormat(span, out var used, "x", System.Globalization.CultureInfo.InvariantCulture);
+        span[used++] = (byte)'\r';
+        span[used++] = (byte)'\n';
+        for (var i = start; i < end; i++)
+        {
+            var frame = frames[i];
+            if (Connection.IsLive(frame, replayedThrough))
+            {
+                frame.Bytes.Span.CopyTo(span[used..]);
+                used += frame.Bytes.Length;
+                Connection.Written(frame, now, now);
+            }
+        }
+
+        span[used++] = (byte)'\r';
+        span[used++] = (byte)'\n';
+        return (buffer.AsMemory(0, used), buffer, end);
     }
 
     /// <summary>
