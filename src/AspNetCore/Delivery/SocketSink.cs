@@ -50,7 +50,7 @@ internal sealed partial class SocketSink(SseConnection connection, SocketChunkWr
             return;
         }
 
-        var (bytes, rented) = Gather(batch, merged, replayedThrough, now);
+        var (bytes, rented) = ChunkPacker.Whole(Connection, batch, merged, replayedThrough, now);
         ValueTask<bool> send;
         try
         {
@@ -158,7 +158,7 @@ internal sealed partial class SocketSink(SseConnection connection, SocketChunkWr
 
     private async Task SendFirstAsync(IReadOnlyList<SseFrame> first)
     {
-        var (bytes, rented) = Gather(first, merged: null, replayedThrough: null, now: default);
+        var (bytes, rented) = ChunkPacker.Whole(Connection, first, merged: null, replayedThrough: null, now: default);
         bool ended;
         try
         {
@@ -209,7 +209,7 @@ internal sealed partial class SocketSink(SseConnection connection, SocketChunkWr
                 }
                 else
                 {
-                    var (bytes, rented, end) = GatherPart(batch, next, replayedThrough, now);
+                    var (bytes, rented, end) = ChunkPacker.Part(Connection, batch, next, GatherLimit, replayedThrough, now);
                     next = end;
                     try
                     {
@@ -229,99 +229,6 @@ internal sealed partial class SocketSink(SseConnection connection, SocketChunkWr
         }
 
         Connection.EndWrite(ended, batch);
-    }
-
-    /// <summary>
-    /// One chunk of the live frames of <paramref name="frames"/> from <paramref name="start"/> on, each smaller than
-    /// <see cref="GatherLimit"/>, as many as fit in it (at least one), in a buffer from the shared pool; and the index
-    /// of the first frame it left out.
-    /// </summary>
-    private (ReadOnlyMemory<byte> Bytes, byte[] Rented, int End) GatherPart(List<SseFrame> frames, int start, long replayedThrough, DateTime now)
-    {
-        var total = 0;
-        var end = start;
-        for (; end < frames.Count; end++)
-        {
-            var frame = frames[end];
-            if (!Connection.IsLive(frame, replayedThrough))
-            {
-                continue;
-            }
-
-            if (frame.Bytes.Length >= GatherLimit || (total > 0 && total + frame.Bytes.Length > GatherLimit))
-            {
-                break;
-            }
-
-            total += frame.Bytes.Length;
-        }
-
-        var buffer = ArrayPool<byte>.Shared.Rent(total + 20);
-        var span = buffer.AsSpan();
-        total.TryFormat(span, out var used, "x", System.Globalization.CultureInfo.InvariantCulture);
-        span[used++] = (byte)'\r';
-        span[used++] = (byte)'\n';
-        for (var i = start; i < end; i++)
-        {
-            var frame = frames[i];
-            if (Connection.IsLive(frame, replayedThrough))
-            {
-                frame.Bytes.Span.CopyTo(span[used..]);
-                used += frame.Bytes.Length;
-                Connection.Written(frame, now, now);
-            }
-        }
-
-        span[used++] = (byte)'\r';
-        span[used++] = (byte)'\n';
-        return (buffer.AsMemory(0, used), buffer, end);
-    }
-
-    /// <summary>
-    /// One chunk holding <paramref name="merged"/> and then the frames of <paramref name="frames"/> (those a replay
-    /// through <paramref name="replayedThrough"/> did not cover, when given), in a buffer from the shared pool; empty
-    /// when nothing is left to write.
-    /// </summary>
-    private (ReadOnlyMemory<byte> Bytes, byte[]? Rented) Gather(IReadOnlyList<SseFrame> frames, SseFrame? merged, long? replayedThrough, DateTime now)
-    {
-        var total = merged?.Bytes.Length ?? 0;
-        foreach (var frame in frames)
-        {
-            total += replayedThrough is not { } through || Connection.IsLive(frame, through) ? frame.Bytes.Length : 0;
-        }
-
-        if (total == 0)
-        {
-            return (ReadOnlyMemory<byte>.Empty, null);
-        }
-
-        var buffer = ArrayPool<byte>.Shared.Rent(total + 20);
-        var span = buffer.AsSpan();
-        total.TryFormat(span, out var used, "x", System.Globalization.CultureInfo.InvariantCulture);
-        span[used++] = (byte)'\r';
-        span[used++] = (byte)'\n';
-        if (merged is not null)
-        {
-            merged.Bytes.Span.CopyTo(span[used..]);
-            used += merged.Bytes.Length;
-        }
-
-        foreach (var frame in frames)
-        {
-            if (replayedThrough is not { } through || Connection.IsLive(frame, through))
-            {
-                frame.Bytes.Span.CopyTo(span[used..]);
-                used += frame.Bytes.Length;
-                if (replayedThrough is not null)
-                {
-                    Connection.Written(frame, now, now);
-                }
-            }
-        }
-
-        span[used++] = (byte)'\r';
-        span[used++] = (byte)'\n';
-        return (buffer.AsMemory(0, used), buffer);
     }
 
     private async Task AwaitSendAsync(ValueTask<bool> send, byte[]? rented, List<SseFrame>? batch, SseFrame? written)

@@ -20,7 +20,6 @@ public sealed class FileSizeTests
         ["AspNetCore/Streaming/TenantInbox.cs"] = "one tenant's event order on a web server: gaps, repairs, recoveries, opens",
         ["AspNetCore/Sockets/SendRing.cs"] = "one io_uring that hands the kernel many sockets' sends in one system call",
         ["AspNetCore/Sse/SseFrame.cs"] = "one SSE event encoded once and shared by every connection that receives it",
-        ["AspNetCore/Delivery/SocketSink.cs"] = "writing a stream's chunks straight to its socket",
     };
 
     [Fact]
