@@ -82,6 +82,7 @@ internal sealed partial class TenantListener
         }
 
         var calls = new List<(Task Call, Action Done)>();
+        var finished = new List<Action>();
         var id = services.Identity.Id;
         lock (_lock)
         {
@@ -96,14 +97,16 @@ internal sealed partial class TenantListener
             foreach (var shard in _registeredTags.Where(t => !_wanted.Wants(t)).GroupBy(CacheTopics.ShardOf))
             {
                 string[] tags = [.. shard];
+                _unlisteningTags.UnionWith(tags);
                 calls.Add((Topic(shard.Key).Unlisten(id, tags), () => _registeredTags.ExceptWith(tags)));
+                finished.Add(() => _unlisteningTags.ExceptWith(tags));
             }
 
             // The broadcast grain says after which event a registration took effect: the inbox checks the first event it
             // receives against it, and once this server receives every event, its recent events can serve replays.
             var broadcast = services.Client.GetGrain<IBroadcastGrain>(tenant);
-            BroadcastCall(calls, broadcast, BroadcastInterest.Everything, want: _wanted.Everything, _registeredEverything, resend, registered => _registeredEverything = registered);
-            BroadcastCall(calls, broadcast, BroadcastInterest.Notices, want: _wanted.AnyConnection, _registeredNotices, resend, registered => _registeredNotices = registered);
+            BroadcastCall(calls, finished, broadcast, BroadcastInterest.Everything, want: _wanted.Everything, _registeredEverything, resend, registered => _registeredEverything = registered, unlistening => _unlisteningEverything = unlistening);
+            BroadcastCall(calls, finished, broadcast, BroadcastInterest.Notices, want: _wanted.AnyConnection, _registeredNotices, resend, registered => _registeredNotices = registered, unlistening => _unlisteningNotices = unlistening);
         }
 
         try
@@ -120,6 +123,11 @@ internal sealed partial class TenantListener
                     {
                         done();
                     }
+                }
+
+                foreach (var action in finished)
+                {
+                    action();
                 }
             }
 
@@ -145,10 +153,19 @@ internal sealed partial class TenantListener
 
     /// <summary>
     /// Adds the call that brings <paramref name="interest"/> with the broadcast grain in line with <paramref name="want"/>
-    /// (again when <paramref name="resend"/>), and what to record once it succeeded. Under the lock.
+    /// (again when <paramref name="resend"/>), what to record once it succeeded, and, for an unlisten, that it is in
+    /// flight until it ended (<paramref name="finished"/>). Under the lock.
     /// </summary>
     private void BroadcastCall(
-        List<(Task Call, Action Done)> calls, IBroadcastGrain broadcast, BroadcastInterest interest, bool want, bool registered, bool resend, Action<bool> record)
+        List<(Task Call, Action Done)> calls,
+        List<Action> finished,
+        IBroadcastGrain broadcast,
+        BroadcastInterest interest,
+        bool want,
+        bool registered,
+        bool resend,
+        Action<bool> record,
+        Action<bool> unlistening)
     {
         var everything = interest == BroadcastInterest.Everything;
         if (want && (!registered || resend))
@@ -168,7 +185,9 @@ internal sealed partial class TenantListener
                 Events.NotEverything();
             }
 
+            unlistening(true);
             calls.Add((broadcast.Unlisten(services.Identity.Id, interest), () => record(false)));
+            finished.Add(() => unlistening(false));
         }
     }
 

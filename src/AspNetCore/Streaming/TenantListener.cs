@@ -17,6 +17,12 @@ internal sealed partial class TenantListener(string tenant, ListenerServices ser
     private readonly HashSet<string> _registeredTags = new(StringComparer.Ordinal);
     private bool _registeredEverything;
     private bool _registeredNotices;
+
+    // What an unlisten in flight is taking away: still registered until it completes, but a connection that wants it
+    // now must not count on it, or it would be left with nothing once the unlisten lands.
+    private readonly HashSet<string> _unlisteningTags = new(StringComparer.Ordinal);
+    private bool _unlisteningEverything;
+    private bool _unlisteningNotices;
     private StreamSubscriptionHandle<CacheEvent>? _inbox;
     private TaskCompletionSource? _pendingSync;
     private bool _syncRunning;
@@ -68,10 +74,12 @@ internal sealed partial class TenantListener(string tenant, ListenerServices ser
             }
 
             _wanted.Add(connection, interests);
-            var needsSync = _inbox is null || (_wanted.AnyConnection && !_registeredNotices);
+            var needsSync = _inbox is null || (_wanted.AnyConnection && (!_registeredNotices || _unlisteningNotices));
             foreach (var interest in interests)
             {
-                needsSync |= interest.Kind == InterestKind.Exact ? !_registeredTags.Contains(interest.Value) : !_registeredEverything;
+                needsSync |= interest.Kind == InterestKind.Exact
+                    ? !_registeredTags.Contains(interest.Value) || _unlisteningTags.Contains(interest.Value)
+                    : !_registeredEverything || _unlisteningEverything;
             }
 
             return needsSync;
