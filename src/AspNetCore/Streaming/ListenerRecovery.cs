@@ -136,9 +136,9 @@ internal sealed partial class ListenerRecovery(TenantListener listener, Listener
         }
     }
 
-    [LoggerMessage(EventId = 4280, Level = LogLevel.Information, Message = "Tenant {Tenant}: recovering ({Reason}): registering again and reading the history")]
+    [LoggerMessage(EventId = 4181, Level = LogLevel.Information, Message = "Tenant {Tenant}: recovering ({Reason}): registering again and reading the history")]
     private static partial void LogRecovering(ILogger logger, string tenant, string reason);
 
-    [LoggerMessage(EventId = 4281, Level = LogLevel.Warning, Message = "Tenant {Tenant}: recovery failed; the next check retries")]
+    [LoggerMessage(EventId = 4182, Level = LogLevel.Warning, Message = "Tenant {Tenant}: recovery failed; the next check retries")]
     private static partial void LogRecoveryFailed(ILogger logger, string tenant, Exception exception);
 }

@@ -241,9 +241,6 @@ internal sealed partial class TenantListener
     [LoggerMessage(EventId = 4180, Level = LogLevel.Warning, Message = "Tenant {Tenant}: bringing registrations in line failed; the next check retries")]
     private static partial void LogSyncFailed(ILogger logger, string tenant, Exception exception);
 
-    [LoggerMessage(EventId = 4182, Level = LogLevel.Warning, Message = "Tenant {Tenant}: confirming that its hub exists failed")]
-    private static partial void LogRecoveryFailed(ILogger logger, string tenant, Exception exception);
-
-    [LoggerMessage(EventId = 4183, Level = LogLevel.Warning, Message = "Tenant {Tenant}: the history cannot cover the recovery window; every local connection is told to reset")]
-    private static partial void LogReset(ILogger logger, string tenant);
+    [LoggerMessage(EventId = 4184, Level = LogLevel.Warning, Message = "Tenant {Tenant}: confirming that its hub exists failed")]
+    private static partial void LogHubUnconfirmed(ILogger logger, string tenant, Exception exception);
 }

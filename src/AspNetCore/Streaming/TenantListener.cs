@@ -157,7 +157,7 @@ internal sealed partial class TenantListener(string tenant, ListenerServices ser
         }
         catch (Exception exception)
         {
-            LogRecoveryFailed(services.Logger, tenant, exception);
+            LogHubUnconfirmed(services.Logger, tenant, exception);
         }
     }
 }
