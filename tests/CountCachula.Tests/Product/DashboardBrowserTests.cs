@@ -102,9 +102,11 @@ public sealed class DashboardBrowserTests(FrontendFixture frontend) : IClassFixt
 
         Assert.True(await page.Locator("#total-connections").IsVisibleAsync());
 
-        // "1 connection", "1 silo"; "2 connections".
-        var connections = await page.Locator("#total-connections").TextContentAsync();
-        Assert.Equal(connections == "1" ? "connection" : "connections", await page.Locator("#total-connections-label").TextContentAsync());
+        // "1 connection", "1 silo"; "2 connections". The page redraws every second, so the count and its label are read
+        // together, in one turn of the page's script, never from two different redraws.
+        var total = await page.EvaluateAsync<string[]>(
+            "() => [document.querySelector('#total-connections').textContent, document.querySelector('#total-connections-label').textContent]");
+        Assert.Equal(total[0] == "1" ? "connection" : "connections", total[1]);
         Assert.Equal("silo", await page.Locator("#total-silos-label").TextContentAsync());
         await Browser.AssertNoSidewaysScrollAsync(page, $"The dashboard at {width} px");
         Assert.Equal(1, await page.EvaluateAsync<int>("() => document.querySelector('#events td.time').getClientRects().length"));
