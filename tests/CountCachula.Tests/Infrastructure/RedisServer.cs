@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Net.Sockets;
 
 namespace CountCachula.Tests.Infrastructure;
 
@@ -44,24 +43,30 @@ public sealed class RedisServer : IAsyncDisposable
             start.ArgumentList.Add(arg);
         }
 
-        _process = Process.Start(start)!;
-        _process.BeginOutputReadLine();
-        _process.BeginErrorReadLine();
-        using var cts = new CancellationTokenSource(Timeouts.Default);
-        while (true)
+        // redis-server says on its output when it listens; its exit before that is a failed start.
+        var ready = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var output = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        var process = new Process { StartInfo = start, EnableRaisingEvents = true };
+        process.OutputDataReceived += (_, line) =>
         {
-            try
+            if (line.Data is not { } text)
             {
-                using var probe = new TcpClient();
-                await probe.ConnectAsync("127.0.0.1", Port, cts.Token);
                 return;
             }
-            catch (SocketException) when (!cts.IsCancellationRequested && !_process.HasExited)
+
+            output.Enqueue(text);
+            if (text.Contains("Ready to accept connections", StringComparison.Ordinal))
             {
-                // Not listening yet: a process start takes a few milliseconds.
-                await Task.Delay(20, cts.Token);
+                ready.TrySetResult();
             }
-        }
+        };
+        process.ErrorDataReceived += (_, line) => output.Enqueue(line.Data ?? "");
+        process.Exited += (_, _) => ready.TrySetException(new InvalidOperationException($"redis-server on port {Port} exited before it listened:\n{string.Join('\n', output)}"));
+        process.Start();
+        _process = process;
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        await ready.Task.WaitAsync(Timeouts.Default);
     }
 
     private async Task StopAsync()
